@@ -1,0 +1,64 @@
+# Container runtime workshop: build the steps, prepare the rootfs, run the tests.
+# See README.md; `make help` lists the targets.
+
+SHELL := /bin/bash
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARNINGS := -Wall -Wextra -Werror
+
+STEPS := $(sort $(wildcard step0[1-9]_*))
+NEWEST := $(lastword $(STEPS))
+
+.PHONY: all help $(foreach s,$(STEPS),$(firstword $(subst _, ,$(s)))) \
+	diff rootfs doctor run test test-vm reset clean
+
+all: $(addsuffix /run,$(STEPS))
+
+help:
+	@echo "make                build every step (stepNN_x/run)"
+	@echo "make step03         build one step"
+	@echo "make diff STEP=03   show what step03 adds to step02"
+	@echo "make rootfs         prepare rootfs/ (./rootfs.sh)"
+	@echo "sudo make doctor    check this machine's prerequisites"
+	@echo "sudo make run       build, prepare rootfs/, start $(NEWEST) with a shell"
+	@echo "sudo make test      run the test suite (bats)"
+	@echo "sudo make test-vm   run the test suite in a cgroup v2 VM"
+	@echo "sudo make reset     remove what crashed runs left behind"
+	@echo "make clean          remove the built programs"
+
+%/run: %/main.c
+	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
+
+# step01 -> step01_pid/run, and so on for every step directory.
+$(foreach s,$(STEPS),$(eval $(firstword $(subst _, ,$(s))): $(s)/run))
+
+# diff exits 1 when the files differ: that is the point here, not an error.
+diff:
+	@test -n "$(STEP)" || { echo "usage: make diff STEP=03  (what step03 adds to step02)" >&2; exit 2; }
+	@new=$$(ls -d step$(STEP)_* 2>/dev/null); \
+	old=$$(ls -d step$$(printf '%02d' $$((10#$(STEP) - 1)))_* 2>/dev/null); \
+	test -n "$$new" -a -n "$$old" || { echo "make diff: no step before step$(STEP)" >&2; exit 2; }; \
+	color=never; [ -t 1 ] && color=always; \
+	diff -u --color=$$color "$$old/main.c" "$$new/main.c"; [ $$? -le 1 ]
+
+rootfs:
+	@if [ -e rootfs/bin/sh ]; then echo "rootfs/ is ready (rebuild: ./rootfs.sh --force)"; \
+	else ./rootfs.sh; fi
+
+doctor:
+	@infra/doctor.sh
+
+run: all rootfs
+	./$(NEWEST)/run
+
+test: all rootfs
+	bats tests/
+
+test-vm: all rootfs
+	tests/vm/run-in-vm.sh bats tests/
+
+reset:
+	@infra/reset.sh
+
+clean:
+	rm -f $(addsuffix /run,$(STEPS))

@@ -1,0 +1,279 @@
+/*
+ * A container runtime, built one isolation feature at a time.
+ *
+ *   step01_pid     a PID namespace: the command is PID 1
+ *
+ * Usage: sudo ./stepNN_x/run [OPTIONS] [--] [COMMAND [ARG...]]   (see --help)
+ *
+ * Exit status, as docker run: the command's own status, 128+N if it died of
+ * signal N, 125 if the runtime failed, 126 if the command cannot be invoked,
+ * 127 if it was not found.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define STEP_NAME "step01_pid"
+
+/* Exit statuses of the runtime itself, as docker run uses them. */
+#define EXIT_RUNTIME_FAILED 125
+#define EXIT_CANNOT_INVOKE 126
+#define EXIT_NOT_FOUND 127
+
+#define STACK_SIZE (1024 * 1024)
+#define GRACE_SECONDS 2		/* after a forwarded signal, before SIGKILL */
+
+struct container {
+	char **argv;		/* the command and its arguments */
+	int status_pipe[2];	/* child -> runtime: setup failed, exit with this status */
+	pid_t pid;		/* the container's PID 1, as the host sees it */
+};
+
+/* In the child: its end of status_pipe, to tell the runtime why it failed. */
+static int status_pipe = -1;
+
+/* The one error helper: say what failed and exit with a docker-style status.
+ * In the child it also tells the runtime, so that a setup failure is never
+ * mistaken for the command's own exit status. */
+__attribute__((format(printf, 2, 3), noreturn))
+static void fail(int status, const char *format, ...)
+{
+	va_list args;
+
+	fprintf(stderr, STEP_NAME ": ");
+	va_start(args, format);
+	vfprintf(stderr, format, args);
+	va_end(args);
+	fputc('\n', stderr);
+	if (status_pipe < 0)
+		exit(status);	/* the runtime */
+	if (write(status_pipe, &status, sizeof status) < 0)
+		fprintf(stderr, STEP_NAME ": cannot report to the runtime: %s\n", strerror(errno));
+	_exit(status);		/* the child: nothing of the runtime's (atexit, stdio) runs twice */
+}
+
+/* ---- Options ---------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: sudo %s [OPTIONS] [--] [COMMAND [ARG...]]\n", program_invocation_name);
+	fputs("Run COMMAND (default: /bin/sh) in a container.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help             show this help and exit\n"
+	      "\n"
+	      "Exit status: the command's own; 128+N if it died of signal N;\n"
+	      "125 the runtime failed; 126 COMMAND cannot be invoked; 127 COMMAND not found.\n", out);
+}
+
+static void parse_options(int argc, char *argv[], struct container *c)
+{
+	/* One option per line, so that each step only adds lines. */
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* '+': stop at the first non-option, so "run ls -l" needs no "--". */
+	static const char short_options[] =
+		"+h"
+		;
+	int option;
+
+	while ((option = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
+		switch (option) {
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:	/* getopt has printed what is wrong */
+			fprintf(stderr, "Try '%s --help'.\n", program_invocation_name);
+			exit(EXIT_RUNTIME_FAILED);
+		}
+	}
+	if (optind < argc)
+		c->argv = &argv[optind];
+}
+
+/* ---- Checks, before anything on the host changes ---------------------- */
+
+static void require_root(void)
+{
+	if (geteuid() != 0)
+		fail(EXIT_RUNTIME_FAILED, "must be run as root (namespaces need CAP_SYS_ADMIN): try sudo %s",
+		     program_invocation_name);
+}
+
+/* ---- Inside the container (the child) --------------------------------- */
+
+/* If the runtime dies, even by SIGKILL, the kernel kills the container too. */
+static void die_with_runtime(void)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "prctl PR_SET_PDEATHSIG: %s", strerror(errno));
+}
+
+/* A shell runs background jobs with SIGINT ignored, and we blocked signals
+ * around clone: the command starts with default dispositions, none blocked. */
+static void reset_signals(void)
+{
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && signal(sig, SIG_DFL) == SIG_ERR && errno != EINVAL)
+			fail(EXIT_RUNTIME_FAILED, "reset signal %d: %s", sig, strerror(errno));	/* EINVAL: reserved by libc */
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
+}
+
+static void exec_command(char **argv)
+{
+	execvp(argv[0], argv);
+	fail(errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE,
+	     "cannot run %s: %s", argv[0], strerror(errno));
+}
+
+/* The child of clone(): set up the container from the inside, then become
+ * the command. Any failure here reaches the runtime over status_pipe. */
+static int container_main(void *arg)
+{
+	struct container *c = arg;
+
+	close(c->status_pipe[0]);
+	status_pipe = c->status_pipe[1];
+	die_with_runtime();
+	reset_signals();
+	exec_command(c->argv);
+	return EXIT_RUNTIME_FAILED;	/* not reached */
+}
+
+/* ---- On the host (the runtime) ---------------------------------------- */
+
+
+static pid_t container_pid;			/* for the signal handlers */
+static volatile sig_atomic_t forwarded_signal;	/* what the runtime was sent */
+
+/* Signals sent to the runtime are passed on to the container. Ctrl-C and
+ * Ctrl-\ typed at the terminal (si_code SI_KERNEL) already reach the
+ * container's foreground program, so the runtime lets them be. */
+static void forward_signal(int sig, siginfo_t *info, void *context)
+{
+	int saved = errno;
+
+	(void)context;
+	if ((sig == SIGINT || sig == SIGQUIT) && info->si_code == SI_KERNEL)
+		return;
+	forwarded_signal = sig;
+	kill(container_pid, sig);
+	alarm(GRACE_SECONDS);
+	errno = saved;
+}
+
+/* PID 1 of a namespace ignores every signal it has no handler for, even
+ * SIGTERM: when the grace period is over, SIGKILL, which it cannot ignore. */
+static void kill_container(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	kill(container_pid, SIGKILL);
+	errno = saved;
+}
+
+static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+/* Hold these signals until the handlers know the container's PID. */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+		sigaddset(set, forwarded_signals[i]);
+	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
+}
+
+static void forward_signals(pid_t pid, const sigset_t *set)
+{
+	struct sigaction forward = { .sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
+	struct sigaction timeout = { .sa_handler = kill_container, .sa_flags = SA_RESTART };
+
+	container_pid = pid;
+	for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+		if (sigaction(forwarded_signals[i], &forward, NULL) < 0)
+			fail(EXIT_RUNTIME_FAILED, "sigaction: %s", strerror(errno));
+	if (sigaction(SIGALRM, &timeout, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "sigaction: %s", strerror(errno));
+	if (sigprocmask(SIG_UNBLOCK, set, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
+}
+
+/* clone() the container's first process into new namespaces. */
+static void start_container(struct container *c)
+{
+	int flags = SIGCHLD;	/* tell us when it exits, like fork() */
+	char *stack;
+
+	flags |= CLONE_NEWPID;	/* its own PID numbers: the command is PID 1 */
+	/* O_CLOEXEC: a successful exec closes the child's end, which is how the
+	 * runtime knows that setup went well. */
+	if (pipe2(c->status_pipe, O_CLOEXEC) < 0)
+		fail(EXIT_RUNTIME_FAILED, "pipe: %s", strerror(errno));
+	/* The child runs on its own stack; stacks grow down, so pass its top. */
+	stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		fail(EXIT_RUNTIME_FAILED, "mmap stack: %s", strerror(errno));
+	c->pid = clone(container_main, stack + STACK_SIZE, flags, c);
+	if (c->pid < 0)
+		fail(EXIT_RUNTIME_FAILED, "clone: %s", strerror(errno));
+	close(c->status_pipe[1]);
+}
+
+/* Wait for PID 1 to exit and turn what happened into the exit status.
+ * WNOWAIT leaves it a zombie until the runtime exits, so its PID cannot be
+ * reused by another process while a late signal handler might kill() it. */
+static int wait_for_container(struct container *c)
+{
+	siginfo_t exited;
+	int reported;
+	ssize_t length;
+
+	while (waitid(P_PID, c->pid, &exited, WEXITED | WNOWAIT) < 0)
+		if (errno != EINTR)
+			fail(EXIT_RUNTIME_FAILED, "waitid: %s", strerror(errno));
+	length = read(c->status_pipe[0], &reported, sizeof reported);
+	if (length < 0)
+		fail(EXIT_RUNTIME_FAILED, "read status pipe: %s", strerror(errno));
+	if (length == sizeof reported)
+		return reported;	/* setup failed inside; the child said why */
+	if (forwarded_signal)
+		return 128 + forwarded_signal;
+	if (exited.si_code == CLD_EXITED)
+		return exited.si_status;
+	return 128 + exited.si_status;	/* killed by signal si_status */
+}
+
+int main(int argc, char *argv[])
+{
+	static char *default_command[] = { "/bin/sh", NULL };
+	struct container c = {
+		.argv = default_command,
+	};
+	sigset_t signals;
+
+	parse_options(argc, argv, &c);
+	require_root();
+	block_signals(&signals);
+	start_container(&c);
+	forward_signals(c.pid, &signals);
+	return wait_for_container(&c);	/* exit() then runs the cleanups registered with atexit */
+}

@@ -1,0 +1,396 @@
+/*
+ * A container runtime, built one isolation feature at a time.
+ *
+ *   step01_pid     a PID namespace: the command is PID 1
+ *   step02_mount   + a mount namespace: its own root (pivot_root) and /proc
+ *
+ * Usage: sudo ./stepNN_x/run [OPTIONS] [--] [COMMAND [ARG...]]   (see --help)
+ *
+ * Exit status, as docker run: the command's own status, 128+N if it died of
+ * signal N, 125 if the runtime failed, 126 if the command cannot be invoked,
+ * 127 if it was not found.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define STEP_NAME "step02_mount"
+
+/* Exit statuses of the runtime itself, as docker run uses them. */
+#define EXIT_RUNTIME_FAILED 125
+#define EXIT_CANNOT_INVOKE 126
+#define EXIT_NOT_FOUND 127
+
+#define STACK_SIZE (1024 * 1024)
+#define GRACE_SECONDS 2		/* after a forwarded signal, before SIGKILL */
+
+struct container {
+	char **argv;		/* the command and its arguments */
+	int status_pipe[2];	/* child -> runtime: setup failed, exit with this status */
+	pid_t pid;		/* the container's PID 1, as the host sees it */
+	const char *rootfs;	/* the directory that becomes the container's / */
+};
+
+/* In the child: its end of status_pipe, to tell the runtime why it failed. */
+static int status_pipe = -1;
+
+/* The one error helper: say what failed and exit with a docker-style status.
+ * In the child it also tells the runtime, so that a setup failure is never
+ * mistaken for the command's own exit status. */
+__attribute__((format(printf, 2, 3), noreturn))
+static void fail(int status, const char *format, ...)
+{
+	va_list args;
+
+	fprintf(stderr, STEP_NAME ": ");
+	va_start(args, format);
+	vfprintf(stderr, format, args);
+	va_end(args);
+	fputc('\n', stderr);
+	if (status_pipe < 0)
+		exit(status);	/* the runtime */
+	if (write(status_pipe, &status, sizeof status) < 0)
+		fprintf(stderr, STEP_NAME ": cannot report to the runtime: %s\n", strerror(errno));
+	_exit(status);		/* the child: nothing of the runtime's (atexit, stdio) runs twice */
+}
+
+/* ---- Options ---------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: sudo %s [OPTIONS] [--] [COMMAND [ARG...]]\n", program_invocation_name);
+	fputs("Run COMMAND (default: /bin/sh) in a container.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help             show this help and exit\n"
+	      "  -r, --rootfs DIR       the container's root filesystem (default: rootfs/ at the top of this repository)\n"
+	      "\n"
+	      "Exit status: the command's own; 128+N if it died of signal N;\n"
+	      "125 the runtime failed; 126 COMMAND cannot be invoked; 127 COMMAND not found.\n", out);
+}
+
+static void parse_options(int argc, char *argv[], struct container *c)
+{
+	/* One option per line, so that each step only adds lines. */
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "rootfs", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* '+': stop at the first non-option, so "run ls -l" needs no "--". */
+	static const char short_options[] =
+		"+h"
+		"r:"
+		;
+	int option;
+
+	while ((option = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
+		switch (option) {
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'r':
+			c->rootfs = optarg;
+			break;
+		default:	/* getopt has printed what is wrong */
+			fprintf(stderr, "Try '%s --help'.\n", program_invocation_name);
+			exit(EXIT_RUNTIME_FAILED);
+		}
+	}
+	if (optind < argc)
+		c->argv = &argv[optind];
+}
+
+/* ---- Checks, before anything on the host changes ---------------------- */
+
+static void require_root(void)
+{
+	if (geteuid() != 0)
+		fail(EXIT_RUNTIME_FAILED, "must be run as root (namespaces need CAP_SYS_ADMIN): try sudo %s",
+		     program_invocation_name);
+}
+
+/* By default, rootfs/ at the top of this repository, found from this
+ * program's own path (.../stepNN_x/run), so run works from any directory. */
+static const char *default_rootfs(void)
+{
+	static char path[PATH_MAX];
+	ssize_t length = readlink("/proc/self/exe", path, sizeof path - sizeof "/rootfs");
+	char *slash;
+
+	if (length < 0)
+		fail(EXIT_RUNTIME_FAILED, "readlink /proc/self/exe: %s", strerror(errno));
+	path[length] = '\0';
+	for (int i = 0; i < 2; i++) {	/* drop "/run", then "/stepNN_x" */
+		slash = strrchr(path, '/');
+		if (slash == NULL)
+			fail(EXIT_RUNTIME_FAILED, "cannot find the repository from %s", path);
+		*slash = '\0';
+	}
+	strcat(path, "/rootfs");
+	return path;
+}
+
+static void check_rootfs(struct container *c)
+{
+	struct stat rootfs, host_root;
+
+	if (c->rootfs == NULL)
+		c->rootfs = default_rootfs();
+	if (stat(c->rootfs, &rootfs) < 0)
+		fail(EXIT_RUNTIME_FAILED, "rootfs %s: %s (make one with: make rootfs)", c->rootfs, strerror(errno));
+	if (!S_ISDIR(rootfs.st_mode))
+		fail(EXIT_RUNTIME_FAILED, "rootfs %s: not a directory", c->rootfs);
+	if (stat("/", &host_root) < 0)
+		fail(EXIT_RUNTIME_FAILED, "stat /: %s", strerror(errno));
+	if (rootfs.st_dev == host_root.st_dev && rootfs.st_ino == host_root.st_ino)
+		fail(EXIT_RUNTIME_FAILED, "rootfs %s is the host's own /: a container needs a root of its own",
+		     c->rootfs);
+}
+
+/* ---- Inside the container (the child) --------------------------------- */
+
+/* If the runtime dies, even by SIGKILL, the kernel kills the container too. */
+static void die_with_runtime(void)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "prctl PR_SET_PDEATHSIG: %s", strerror(errno));
+}
+
+/* A rootfs from podman export has an empty /dev. The container gets a few
+ * device nodes of its own on a tmpfs, never the host's whole /dev. */
+static void mount_dev(void)
+{
+	static const struct { const char *path; unsigned int major, minor; } nodes[] = {
+		{ "dev/null", 1, 3 },
+		{ "dev/zero", 1, 5 },
+		{ "dev/random", 1, 8 },
+		{ "dev/urandom", 1, 9 },
+		{ "dev/tty", 5, 0 },
+	};
+	static const char *const links[][2] = {	/* target, name */
+		{ "pts/ptmx", "dev/ptmx" },
+		{ "/proc/self/fd", "dev/fd" },
+		{ "/proc/self/fd/0", "dev/stdin" },
+		{ "/proc/self/fd/1", "dev/stdout" },
+		{ "/proc/self/fd/2", "dev/stderr" },
+	};
+
+	if (mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k") < 0)
+		fail(EXIT_RUNTIME_FAILED, "mount tmpfs on /dev: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+		if (mknod(nodes[i].path, S_IFCHR, makedev(nodes[i].major, nodes[i].minor)) < 0)
+			fail(EXIT_RUNTIME_FAILED, "mknod /%s: %s", nodes[i].path, strerror(errno));
+		if (chmod(nodes[i].path, 0666) < 0)	/* mknod's mode is cut by the umask */
+			fail(EXIT_RUNTIME_FAILED, "chmod /%s: %s", nodes[i].path, strerror(errno));
+	}
+	/* A new devpts instance: the container sees only its own terminals. */
+	if (mkdir("dev/pts", 0755) < 0)
+		fail(EXIT_RUNTIME_FAILED, "mkdir /dev/pts: %s", strerror(errno));
+	if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
+		fail(EXIT_RUNTIME_FAILED, "mount devpts on /dev/pts: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+		if (symlink(links[i][0], links[i][1]) < 0)
+			fail(EXIT_RUNTIME_FAILED, "symlink /%s: %s", links[i][1], strerror(errno));
+}
+
+/* Switch the container's / to rootfs, with a fresh /proc for its own PIDs. */
+static void enter_rootfs(const char *rootfs)
+{
+	/* systemd makes / shared: without this, our mounts would appear on the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "make mounts private: %s", strerror(errno));
+	/* pivot_root needs the new root to be a mount point: bind it onto itself
+	 * (not recursively: no host mount below it comes along). */
+	if (mount(rootfs, rootfs, NULL, MS_BIND, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "bind mount %s: %s", rootfs, strerror(errno));
+	if (chdir(rootfs) < 0)
+		fail(EXIT_RUNTIME_FAILED, "chdir %s: %s", rootfs, strerror(errno));
+	mount_dev();
+	/* This process is in the new PID namespace, so this /proc shows its PIDs. */
+	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "mount /proc: %s", strerror(errno));
+	/* With new_root and put_old both ".", the old root is stacked on top of
+	 * the new one; detaching it leaves no path back to the host's files. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		fail(EXIT_RUNTIME_FAILED, "pivot_root: %s", strerror(errno));
+	if (umount2(".", MNT_DETACH) < 0)
+		fail(EXIT_RUNTIME_FAILED, "detach the old root: %s", strerror(errno));
+	if (chdir("/") < 0)
+		fail(EXIT_RUNTIME_FAILED, "chdir /: %s", strerror(errno));
+}
+
+/* A shell runs background jobs with SIGINT ignored, and we blocked signals
+ * around clone: the command starts with default dispositions, none blocked. */
+static void reset_signals(void)
+{
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && signal(sig, SIG_DFL) == SIG_ERR && errno != EINVAL)
+			fail(EXIT_RUNTIME_FAILED, "reset signal %d: %s", sig, strerror(errno));	/* EINVAL: reserved by libc */
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
+}
+
+static void exec_command(char **argv)
+{
+	execvp(argv[0], argv);
+	fail(errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE,
+	     "cannot run %s: %s", argv[0], strerror(errno));
+}
+
+/* The child of clone(): set up the container from the inside, then become
+ * the command. Any failure here reaches the runtime over status_pipe. */
+static int container_main(void *arg)
+{
+	struct container *c = arg;
+
+	close(c->status_pipe[0]);
+	status_pipe = c->status_pipe[1];
+	die_with_runtime();
+	enter_rootfs(c->rootfs);
+	reset_signals();
+	exec_command(c->argv);
+	return EXIT_RUNTIME_FAILED;	/* not reached */
+}
+
+/* ---- On the host (the runtime) ---------------------------------------- */
+
+
+static pid_t container_pid;			/* for the signal handlers */
+static volatile sig_atomic_t forwarded_signal;	/* what the runtime was sent */
+
+/* Signals sent to the runtime are passed on to the container. Ctrl-C and
+ * Ctrl-\ typed at the terminal (si_code SI_KERNEL) already reach the
+ * container's foreground program, so the runtime lets them be. */
+static void forward_signal(int sig, siginfo_t *info, void *context)
+{
+	int saved = errno;
+
+	(void)context;
+	if ((sig == SIGINT || sig == SIGQUIT) && info->si_code == SI_KERNEL)
+		return;
+	forwarded_signal = sig;
+	kill(container_pid, sig);
+	alarm(GRACE_SECONDS);
+	errno = saved;
+}
+
+/* PID 1 of a namespace ignores every signal it has no handler for, even
+ * SIGTERM: when the grace period is over, SIGKILL, which it cannot ignore. */
+static void kill_container(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	kill(container_pid, SIGKILL);
+	errno = saved;
+}
+
+static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+/* Hold these signals until the handlers know the container's PID. */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+		sigaddset(set, forwarded_signals[i]);
+	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
+}
+
+static void forward_signals(pid_t pid, const sigset_t *set)
+{
+	struct sigaction forward = { .sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
+	struct sigaction timeout = { .sa_handler = kill_container, .sa_flags = SA_RESTART };
+
+	container_pid = pid;
+	for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+		if (sigaction(forwarded_signals[i], &forward, NULL) < 0)
+			fail(EXIT_RUNTIME_FAILED, "sigaction: %s", strerror(errno));
+	if (sigaction(SIGALRM, &timeout, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "sigaction: %s", strerror(errno));
+	if (sigprocmask(SIG_UNBLOCK, set, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
+}
+
+/* clone() the container's first process into new namespaces. */
+static void start_container(struct container *c)
+{
+	int flags = SIGCHLD;	/* tell us when it exits, like fork() */
+	char *stack;
+
+	flags |= CLONE_NEWPID;	/* its own PID numbers: the command is PID 1 */
+	flags |= CLONE_NEWNS;	/* its own mount table */
+	/* O_CLOEXEC: a successful exec closes the child's end, which is how the
+	 * runtime knows that setup went well. */
+	if (pipe2(c->status_pipe, O_CLOEXEC) < 0)
+		fail(EXIT_RUNTIME_FAILED, "pipe: %s", strerror(errno));
+	/* The child runs on its own stack; stacks grow down, so pass its top. */
+	stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		fail(EXIT_RUNTIME_FAILED, "mmap stack: %s", strerror(errno));
+	c->pid = clone(container_main, stack + STACK_SIZE, flags, c);
+	if (c->pid < 0)
+		fail(EXIT_RUNTIME_FAILED, "clone: %s", strerror(errno));
+	close(c->status_pipe[1]);
+}
+
+/* Wait for PID 1 to exit and turn what happened into the exit status.
+ * WNOWAIT leaves it a zombie until the runtime exits, so its PID cannot be
+ * reused by another process while a late signal handler might kill() it. */
+static int wait_for_container(struct container *c)
+{
+	siginfo_t exited;
+	int reported;
+	ssize_t length;
+
+	while (waitid(P_PID, c->pid, &exited, WEXITED | WNOWAIT) < 0)
+		if (errno != EINTR)
+			fail(EXIT_RUNTIME_FAILED, "waitid: %s", strerror(errno));
+	length = read(c->status_pipe[0], &reported, sizeof reported);
+	if (length < 0)
+		fail(EXIT_RUNTIME_FAILED, "read status pipe: %s", strerror(errno));
+	if (length == sizeof reported)
+		return reported;	/* setup failed inside; the child said why */
+	if (forwarded_signal)
+		return 128 + forwarded_signal;
+	if (exited.si_code == CLD_EXITED)
+		return exited.si_status;
+	return 128 + exited.si_status;	/* killed by signal si_status */
+}
+
+int main(int argc, char *argv[])
+{
+	static char *default_command[] = { "/bin/sh", NULL };
+	struct container c = {
+		.argv = default_command,
+	};
+	sigset_t signals;
+
+	parse_options(argc, argv, &c);
+	require_root();
+	check_rootfs(&c);
+	block_signals(&signals);
+	start_container(&c);
+	forward_signals(c.pid, &signals);
+	return wait_for_container(&c);	/* exit() then runs the cleanups registered with atexit */
+}
