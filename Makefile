@@ -18,7 +18,7 @@ help:
 	@echo "make                build every step (stepNN_x/run)"
 	@echo "make step03         build one step"
 	@echo "make diff STEP=03   show what step03 adds to step02"
-	@echo "make rootfs         prepare rootfs/ (./rootfs.sh)"
+	@echo "sudo make rootfs    prepare rootfs/ (./rootfs.sh)"
 	@echo "sudo make doctor    check this machine's prerequisites"
 	@echo "sudo make run       build, prepare rootfs/, start $(NEWEST) with a shell"
 	@echo "sudo make test      run the test suite (bats)"

@@ -61,3 +61,64 @@ assert_host_unchanged() {
 	host_state >"$BATS_TEST_TMPDIR/host.after"
 	diff -u "$BATS_TEST_TMPDIR/host.before" "$BATS_TEST_TMPDIR/host.after"
 }
+
+# One line that says which cgroup setup the suite runs on.
+cgroup_setup() {
+	if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+		echo "cgroup v2: $(cat /sys/fs/cgroup/cgroup.controllers)"
+	elif [ -d /sys/fs/cgroup/unified ]; then
+		echo "hybrid: cgroup v1 controllers, cgroup v2 at /sys/fs/cgroup/unified without them"
+	else
+		echo "cgroup v1"
+	fi
+}
+
+# Start a step in the background (its output in $BATS_TEST_TMPDIR/out and
+# err) and wait until the container runs COMMAND_WORD. Sets RUNTIME_PID (the
+# runtime) and CONTAINER_PID (the container's PID 1, as the host sees it).
+start_container() {
+	local word=$1 i
+	shift
+	# fd 3 closed: bats waits for every process holding it.
+	"$@" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	RUNTIME_PID=$!
+	CONTAINER_PID=
+	for i in $(seq 200); do
+		CONTAINER_PID=$(pgrep -P "$RUNTIME_PID" | head -n 1)
+		if [ -n "$CONTAINER_PID" ] && grep -q -- "$word" "/proc/$CONTAINER_PID/cmdline" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$RUNTIME_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "container did not start '$word'; stderr:" >&2
+	cat "$BATS_TEST_TMPDIR/err" >&2
+	return 1
+}
+
+# Wait for the background runtime and put its exit status in $status.
+wait_container() {
+	status=0
+	wait "$RUNTIME_PID" || status=$?
+	RUNTIME_PID=
+}
+
+# teardown: never leave a runtime of ours behind, even when a test failed.
+stop_container() {
+	if [ -n "${RUNTIME_PID:-}" ]; then
+		kill -KILL "$RUNTIME_PID" 2>/dev/null || true
+		wait "$RUNTIME_PID" 2>/dev/null || true
+		RUNTIME_PID=
+	fi
+}
+
+# Fetch URL from the host with wget, retrying while the server starts
+# (bounded: about 10 s).
+http_get() {
+	local i
+	for i in $(seq 40); do
+		wget -qO- -T 2 --tries=1 "$1" 2>/dev/null && return 0
+		sleep 0.25
+	done
+	return 1
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Remove what crashed workshop runs left behind: our cgroups (/sys/fs/cgroup/ws-*),
+# our host veths (ws-*), and mounts under the rootfs. Nothing else.
+# WORKSHOP_ROOTFS: the rootfs whose mounts to remove (default: rootfs/ at the repo top).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+rootfs=${WORKSHOP_ROOTFS:-$repo/rootfs}
+cgroup_root=/sys/fs/cgroup
+PATH=$PATH:/usr/sbin:/sbin
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "reset.sh: must run as root (it removes cgroups, network interfaces and mounts): sudo make reset" >&2
+	exit 1
+fi
+
+removed=0
+failures=0
+fail() {
+	echo "reset.sh: $*" >&2
+	failures=$((failures + 1))
+}
+
+# Kill everything in one cgroup and remove it; bounded so a stuck process
+# (e.g. in uninterruptible sleep) is reported instead of hanging reset.
+remove_cgroup() {
+	local cg=$1 pid pids
+	if [ -f "$cg/cgroup.freeze" ] && [ "$(cat "$cg/cgroup.freeze")" = 1 ]; then
+		echo 0 >"$cg/cgroup.freeze" || true
+	fi
+	if [ -f "$cg/cgroup.kill" ]; then
+		echo 1 >"$cg/cgroup.kill" || true
+	else
+		# Before 5.14: kill pid by pid, repeatedly, since they may fork meanwhile.
+		# (cgroupfs files report size 0, so read them rather than test -s.)
+		for _ in $(seq 50); do
+			pids=$(cat "$cg/cgroup.procs" 2>/dev/null) || break
+			[ -n "$pids" ] || break
+			for pid in $pids; do
+				kill -KILL "$pid" 2>/dev/null || true
+			done
+			sleep 0.1
+		done
+	fi
+	for _ in $(seq 100); do
+		grep -qx 'populated 0' "$cg/cgroup.events" 2>/dev/null && break
+		sleep 0.1
+	done
+	if rmdir "$cg" 2>/dev/null; then
+		echo "removed cgroup $cg"
+		removed=$((removed + 1))
+	else
+		fail "could not remove cgroup $cg (still populated: $(tr '\n' ' ' <"$cg/cgroup.procs" 2>/dev/null))"
+	fi
+}
+
+# On hybrid or v1 hosts the runtime cannot have created any cgroups here.
+if [ "$(stat -f -c %T "$cgroup_root" 2>/dev/null)" = cgroup2fs ]; then
+	for top in "$cgroup_root"/ws-*/; do
+		[ -d "$top" ] || continue
+		# Leaves by design, but children (if any) must go first.
+		while read -r cg; do
+			remove_cgroup "$cg"
+		done < <(find "${top%/}" -depth -type d)
+	done
+fi
+
+# Host ends of our veth pairs; deleting one end deletes the pair.
+while read -r name; do
+	if ip link del dev "$name" 2>/dev/null; then
+		echo "removed veth $name"
+		removed=$((removed + 1))
+	elif ip link show dev "$name" >/dev/null 2>&1; then
+		fail "could not remove veth $name"
+	fi # else: it was the peer of one already deleted
+done < <(ip -o link show type veth | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep '^ws-' || true)
+
+# Mount points at or under the rootfs, deepest first; mountinfo escapes
+# spaces and the like as octal (\040).
+rootfs_real=$(realpath -m "$rootfs")
+ours() {
+	local target
+	while read -r _ _ _ _ target _; do
+		target=$(printf '%b' "$target")
+		case $target in
+		"$rootfs_real" | "$rootfs_real"/*) echo "$target" ;;
+		esac
+	done </proc/self/mountinfo | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2-
+}
+declare -A stuck=()
+for _ in $(seq 1000); do
+	target=""
+	while read -r m; do
+		[ -z "${stuck[$m]:-}" ] || continue
+		target=$m
+		break
+	done < <(ours)
+	[ -n "$target" ] || break
+	if umount -l "$target" 2>/dev/null; then
+		echo "unmounted $target"
+		removed=$((removed + 1))
+	else
+		stuck[$target]=1
+		fail "could not unmount $target"
+	fi
+done
+
+if [ "$failures" -gt 0 ]; then
+	echo "reset.sh: $failures thing(s) could not be removed" >&2
+	exit 1
+fi
+[ "$removed" -gt 0 ] || echo "nothing to clean"

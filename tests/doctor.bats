@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# infra/doctor.sh: the checklist reflects this host, and every ✗ comes with a fix.
+
+load helpers
+
+setup() {
+	require_root
+	# A minimal rootfs so the rootfs check does not depend on the repo's.
+	FAKE_ROOTFS="$BATS_TEST_TMPDIR/rootfs"
+	mkdir -p "$FAKE_ROOTFS/bin" "$FAKE_ROOTFS/dev" "$FAKE_ROOTFS/proc"
+	ln -s busybox "$FAKE_ROOTFS/bin/sh"
+}
+
+doctor() {
+	WORKSHOP_ROOTFS=${WORKSHOP_ROOTFS:-$FAKE_ROOTFS} "$REPO/infra/doctor.sh" "$@"
+}
+
+# The line for one check, e.g. `has_line ✓ root`.
+has_line() {
+	grep -qE "^$1 $2 +" <<<"$output" || {
+		echo "no '$1 $2' line in:"
+		echo "$output"
+		return 1
+	}
+}
+
+@test "as root: ✓ root, namespaces and each tool that is installed" {
+	run doctor
+	has_line ✓ root
+	if unshare --pid --fork --mount --net --uts --ipc true; then
+		has_line ✓ namespaces
+	else
+		has_line ✗ namespaces
+	fi
+	local tool
+	for tool in make ip bats; do
+		if command -v "$tool" >/dev/null; then
+			has_line ✓ "$tool"
+		else
+			has_line ✗ "$tool"
+			[[ $output == *"fix: sudo apt-get install"* ]]
+		fi
+	done
+	if command -v gcc >/dev/null || command -v clang >/dev/null || command -v cc >/dev/null; then
+		has_line ✓ cc
+	else
+		has_line ✗ cc
+		[[ $output == *"fix: sudo apt-get install gcc"* ]]
+	fi
+	has_line ✓ rootfs
+}
+
+@test "the cgroup v2 line matches this host's cgroup mode" {
+	run doctor
+	if cgroup_v2_ready; then
+		has_line ✓ "cgroup v2"
+		[[ $output != *unified_cgroup_hierarchy* ]]
+	elif [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+		[ "$status" -ne 0 ]
+		has_line ✗ "cgroup v2"
+		[[ $output == *"✗ cgroup v2    hybrid hierarchy: v1 controllers, v2 only at /sys/fs/cgroup/unified"* ]]
+		[[ $output == *"means: steps 01-03 work here; steps 04-06 need cgroup v2"* ]]
+		[[ $output == *"fix: add systemd.unified_cgroup_hierarchy=1 to GRUB_CMDLINE_LINUX in /etc/default/grub"* ]]
+		[[ $output == *"then: sudo update-grub && sudo reboot"* ]]
+		[[ $output == *"sudo make test-vm"* ]]
+	else
+		[ "$status" -ne 0 ]
+		has_line ✗ "cgroup v2"
+		[[ $output == *"fix: "* ]]
+	fi
+}
+
+@test "the summary says which steps work on this host" {
+	run doctor
+	local last=${lines[-1]}
+	if grep -qE '^✗ (root|namespaces|cc|make|ip|rootfs) ' <<<"$output"; then
+		[[ $last == "no step works yet: fix the ✗ items above"* ]]
+	elif cgroup_v2_ready; then
+		[[ $last != *"need cgroup v2"* ]]
+	else
+		[[ $last == "steps 01-03 work on this host; steps 04-06 need cgroup v2"* ]]
+	fi
+}
+
+@test "exits 0 exactly when no needed check fails" {
+	run doctor
+	if grep -q '^✗' <<<"$output"; then
+		[ "$status" -eq 1 ]
+	else
+		[ "$status" -eq 0 ]
+		[ "${lines[-1]}" = "all steps (01-06) work on this host" ]
+	fi
+}
+
+@test "the kernel line says why 5.14 matters" {
+	run doctor
+	local major minor
+	IFS=. read -r major minor _ <<<"$(uname -r)"
+	minor=${minor%%[!0-9]*}
+	if [ "$major" -gt 5 ] || { [ "$major" -eq 5 ] && [ "$minor" -ge 14 ]; }; then
+		has_line ✓ kernel
+	else
+		has_line ! kernel
+	fi
+	[[ $output == *cgroup.kill* ]]
+}
+
+@test "as nobody: ✗ root with the sudo fix, root-only checks not run" {
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env WORKSHOP_ROOTFS="$FAKE_ROOTFS" "$REPO/infra/doctor.sh"
+	[ "$status" -eq 1 ]
+	has_line ✗ root
+	[[ $output == *"fix: sudo make doctor"* ]]
+	has_line - namespaces
+	[[ ${lines[-1]} == "no step works yet"*root* ]]
+}
+
+@test "a missing rootfs is ✗ with the command that builds it" {
+	WORKSHOP_ROOTFS=/nonexistent run doctor
+	[ "$status" -eq 1 ]
+	has_line ✗ rootfs
+	[[ $output == *"/nonexistent/bin/sh missing"* ]]
+	[[ $output == *"fix: sudo $REPO/rootfs.sh /nonexistent"* ]]
+}
+
+@test "a rootfs without dev/ or proc/ is ✗ (the runtime mounts on them)" {
+	rmdir "$FAKE_ROOTFS/proc"
+	run doctor
+	[ "$status" -eq 1 ]
+	has_line ✗ rootfs
+	[[ $output == *"--force"* ]]
+}
+
+@test "no colour codes when stdout is not a terminal" {
+	run doctor
+	[[ $output != *$'\e['* ]]
+}

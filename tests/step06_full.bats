@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# step06_full: + UTS and IPC namespaces: the complete runtime.
+
+load helpers
+
+RUN="$REPO/step06_full/run"
+
+setup() {
+	require_root
+	snapshot_host
+}
+
+@test "step06: the hostname inside is 'container'; the host's is unchanged" {
+	require_cgroup_v2
+	local host_name
+	host_name=$(hostname)
+	run --separate-stderr "$RUN" hostname
+	[ "$status" -eq 0 ]
+	[ "$output" = container ]
+	[ "$(hostname)" = "$host_name" ]
+}
+
+@test "step06: --hostname sets another name" {
+	require_cgroup_v2
+	run --separate-stderr "$RUN" --hostname web-1.example cat /proc/sys/kernel/hostname
+	[ "$status" -eq 0 ]
+	[ "$output" = web-1.example ]
+}
+
+@test "step06: a bad --hostname exits 125 before the host is touched" {
+	local long
+	long=$(printf 'a%.0s' $(seq 100))
+	for name in "$long" "bad_name" "with space" "-leading" ""; do
+		run --separate-stderr "$RUN" --hostname "$name" true
+		[ "$status" -eq 125 ] || { echo "'$name' -> $status" >&2; return 1; }
+		[[ "$stderr" == "step06_full: --hostname: "* ]]
+	done
+	assert_host_unchanged
+}
+
+@test "step06: every namespace differs from the host's" {
+	require_cgroup_v2
+	run --separate-stderr "$RUN" sh -c 'for ns in pid mnt net uts ipc; do readlink /proc/self/ns/$ns; done'
+	[ "$status" -eq 0 ]
+	local i=0 ns
+	for ns in pid mnt net uts ipc; do
+		[[ "${lines[$i]}" == "$ns:["* ]]
+		[ "${lines[$i]}" != "$(readlink /proc/self/ns/$ns)" ]
+		i=$((i + 1))
+	done
+}
+
+@test "step06: the complete runtime: PID 1, own root, network, limits, hostname" {
+	require_cgroup_v2
+	run --separate-stderr "$RUN" --memory 48M --hostname full sh -c '
+		echo "pid=$$"
+		echo "hostname=$(hostname)"
+		echo "cgroup=$(cat /proc/self/cgroup)"
+		ip -o -4 addr show eth0 | grep -o "inet [0-9./]*"
+		ping -c 1 -W 5 10.200.0.1 >/dev/null && echo ping=ok
+		ps -o pid,comm; true'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = pid=1 ]
+	[ "${lines[1]}" = hostname=full ]
+	[[ "${lines[2]}" =~ ^cgroup=0::/ws-[0-9]+$ ]]
+	[ "${lines[3]}" = "inet 10.200.0.2/24" ]
+	[ "${lines[4]}" = ping=ok ]
+	# ps lists the shell as PID 1 and itself: nothing of the host.
+	[ "${#lines[@]}" -eq 8 ]
+	[[ "${lines[6]}" =~ ^\ *1\ sh$ ]]
+	[[ "${lines[7]}" =~ ^\ *[0-9]+\ ps$ ]]
+	assert_host_unchanged
+}
+
+@test "step06: OOM inside exits 137 and nothing is left behind" {
+	require_cgroup_v2
+	run "$RUN" --memory 32M dd if=/dev/zero of=/dev/null bs=64M count=1
+	[ "$status" -eq 137 ]
+	assert_host_unchanged
+}
