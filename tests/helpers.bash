@@ -77,13 +77,13 @@ cgroup_setup() {
 # err) and wait until the container runs COMMAND_WORD. Sets RUNTIME_PID (the
 # runtime) and CONTAINER_PID (the container's PID 1, as the host sees it).
 start_container() {
-	local word=$1 i
+	local word=$1 _
 	shift
 	# fd 3 closed: bats waits for every process holding it.
 	"$@" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	RUNTIME_PID=$!
 	CONTAINER_PID=
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		CONTAINER_PID=$(pgrep -P "$RUNTIME_PID" | head -n 1)
 		if [ -n "$CONTAINER_PID" ] && grep -q -- "$word" "/proc/$CONTAINER_PID/cmdline" 2>/dev/null; then
 			return 0
@@ -96,7 +96,9 @@ start_container() {
 	return 1
 }
 
-# Wait for the background runtime and put its exit status in $status.
+# Wait for the background runtime and put its exit status in $status, as
+# bats's run does.
+# shellcheck disable=SC2034
 wait_container() {
 	status=0
 	wait "$RUNTIME_PID" || status=$?
@@ -115,8 +117,8 @@ stop_container() {
 # Fetch URL from the host with wget, retrying while the server starts
 # (bounded: about 10 s).
 http_get() {
-	local i
-	for i in $(seq 40); do
+	local _
+	for _ in $(seq 40); do
 		wget -qO- -T 2 --tries=1 "$1" 2>/dev/null && return 0
 		sleep 0.25
 	done

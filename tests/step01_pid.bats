@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # step01_pid: a new PID namespace. The command is PID 1, but it still sees
 # the host's filesystem, so ps (which reads /proc) lists the host's processes.
+# Commands for the container are single-quoted on purpose; bats's run sets $stderr.
+# shellcheck disable=SC2016,SC2154
 
 load helpers
 

@@ -2,6 +2,8 @@
 # step02_mount: + a mount namespace. The container's / is the rootfs
 # (pivot_root), with its own /proc and a minimal /dev; nothing of the host's
 # filesystem stays reachable, and the host's mount table does not change.
+# Commands for the container are single-quoted on purpose; bats's run sets $stderr.
+# shellcheck disable=SC2016,SC2154
 
 load helpers
 

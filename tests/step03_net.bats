@@ -1,5 +1,7 @@
 #!/usr/bin/env bats
 # step03_net: + a network namespace. Inside, only lo exists, and it is down.
+# Commands for the container are single-quoted on purpose; bats's run sets $stderr.
+# shellcheck disable=SC2016,SC2154
 
 load helpers
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # step04_cgroup: + cgroup v2 limits (memory, CPU, number of processes) in
 # /sys/fs/cgroup/ws-<runtime PID>, removed when the container exits.
+# Commands for the container are single-quoted on purpose; bats's run sets $stderr.
+# shellcheck disable=SC2016,SC2154
 
 load helpers
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # step05_veth: + a veth pair: ws-A.B.C on the host (A.B.C.1/24) and eth0 in
 # the container (A.B.C.2/24 by default, with a default route via .1).
+# Commands for the container are single-quoted on purpose; bats's run sets $stderr.
+# shellcheck disable=SC2016,SC2154
 
 load helpers
 

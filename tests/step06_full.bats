@@ -1,5 +1,7 @@
 #!/usr/bin/env bats
 # step06_full: + UTS and IPC namespaces: the complete runtime.
+# Commands for the container are single-quoted on purpose; bats's run sets $stderr.
+# shellcheck disable=SC2016,SC2154
 
 load helpers
 
