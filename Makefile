@@ -29,6 +29,11 @@ help:
 %/run: %/main.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
 
+# A static test helper, so that it runs inside any rootfs.
+TEST_HELPERS := tests/helpers/chroot_escape
+tests/helpers/%: tests/helpers/%.c
+	$(CC) $(CFLAGS) $(WARNINGS) -static -o $@ $<
+
 # step01 -> step01_pid/run, and so on for every step directory.
 $(foreach s,$(STEPS),$(eval $(firstword $(subst _, ,$(s))): $(s)/run))
 
@@ -51,14 +56,14 @@ doctor:
 run: all rootfs
 	./$(NEWEST)/run
 
-test: all rootfs
+test: all rootfs $(TEST_HELPERS)
 	bats tests/
 
-test-vm: all rootfs
+test-vm: all rootfs $(TEST_HELPERS)
 	tests/vm/run-in-vm.sh bats tests/
 
 reset:
 	@infra/reset.sh
 
 clean:
-	rm -f $(addsuffix /run,$(STEPS))
+	rm -f $(addsuffix /run,$(STEPS)) $(TEST_HELPERS)

@@ -93,13 +93,15 @@ static void parse_options(int argc, char *argv[], struct container *c)
 		{ "rootfs", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* '+': stop at the first non-option, so "run ls -l" needs no "--". */
+	/* '+': stop at the first non-option, so "run ls -l" needs no "--";
+	 * ':': report a missing value as ':' rather than printing for us. */
 	static const char short_options[] =
-		"+h"
+		"+:h"
 		"r:"
 		;
 	int option;
 
+	opterr = 0;	/* our messages, prefixed like every other */
 	while ((option = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
 		switch (option) {
 		case 'h':
@@ -108,9 +110,12 @@ static void parse_options(int argc, char *argv[], struct container *c)
 		case 'r':
 			c->rootfs = optarg;
 			break;
-		default:	/* getopt has printed what is wrong */
-			fprintf(stderr, "Try '%s --help'.\n", program_invocation_name);
-			exit(EXIT_RUNTIME_FAILED);
+		case ':':
+			fail(EXIT_RUNTIME_FAILED, "option '%s' needs a value (see %s --help)",
+			     argv[optind - 1], program_invocation_name);
+		default:
+			fail(EXIT_RUNTIME_FAILED, "unknown option '%s' (see %s --help)",
+			     argv[optind - 1], program_invocation_name);
 		}
 	}
 	if (optind < argc)

@@ -176,14 +176,16 @@ static void parse_options(int argc, char *argv[], struct container *c)
 		{ "pids-limit", required_argument, NULL, OPT_PIDS_LIMIT },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* '+': stop at the first non-option, so "run ls -l" needs no "--". */
+	/* '+': stop at the first non-option, so "run ls -l" needs no "--";
+	 * ':': report a missing value as ':' rather than printing for us. */
 	static const char short_options[] =
-		"+h"
+		"+:h"
 		"r:"
 		"m:"
 		;
 	int option;
 
+	opterr = 0;	/* our messages, prefixed like every other */
 	while ((option = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
 		switch (option) {
 		case 'h':
@@ -201,9 +203,12 @@ static void parse_options(int argc, char *argv[], struct container *c)
 		case OPT_PIDS_LIMIT:
 			c->pids_limit = parse_pids_limit(optarg);
 			break;
-		default:	/* getopt has printed what is wrong */
-			fprintf(stderr, "Try '%s --help'.\n", program_invocation_name);
-			exit(EXIT_RUNTIME_FAILED);
+		case ':':
+			fail(EXIT_RUNTIME_FAILED, "option '%s' needs a value (see %s --help)",
+			     argv[optind - 1], program_invocation_name);
+		default:
+			fail(EXIT_RUNTIME_FAILED, "unknown option '%s' (see %s --help)",
+			     argv[optind - 1], program_invocation_name);
 		}
 	}
 	if (optind < argc)

@@ -1,0 +1,257 @@
+#!/usr/bin/env bats
+# Faults and bad input: clear errors, docker-style exit statuses, and nothing
+# left on the host. Tests that need cgroup v2 run the complete runtime
+# (step06) and skip on hosts without it; the rest run the newest step this
+# host supports (step06 with cgroup v2, else step03).
+# Commands for the container are single-quoted on purpose; bats's run sets $stderr.
+# shellcheck disable=SC2016,SC2154
+
+load helpers
+
+setup() {
+	require_root
+	snapshot_host
+	if cgroup_v2_ready; then
+		RUN="$REPO/step06_full/run"
+	else
+		RUN="$REPO/step03_net/run"
+	fi
+	TMUX_SOCKET="ws-faults-$$"
+}
+
+teardown() {
+	stop_container
+	tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
+}
+
+# Wait (bounded) until process PID is gone.
+wait_gone() {
+	local _
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# A copy of the rootfs that a test may change, with the static test helpers.
+scratch_rootfs() {
+	SCRATCH="$BATS_TEST_TMPDIR/rootfs"
+	cp -a "$ROOTFS" "$SCRATCH"
+	cp "$REPO/tests/helpers/chroot_escape" "$SCRATCH/"
+}
+
+@test "faults: bad input exits 125 with a message, before the host is touched" {
+	local run="$REPO/step06_full/run" long
+	long=$(printf 'h%.0s' $(seq 100))
+	local -a cases=(
+		"--memory abc" "--memory 0" "--memory -1"
+		"--cpus 0" "--cpus -1" "--cpus x"
+		"--pids-limit 0" "--pids-limit x"
+		"--no-such-option" "--memory"
+		"--hostname $long" "--hostname bad_name!"
+		"--rootfs /nonexistent" "--rootfs /etc/hostname" "--rootfs /"
+	)
+	local args
+	for args in "${cases[@]}"; do
+		# shellcheck disable=SC2086 # "--option value" is split on purpose
+		run --separate-stderr "$run" $args true
+		echo "$args -> $status: $stderr"
+		[ "$status" -eq 125 ]
+		[[ "$stderr" == "step06_full: "?* ]]
+	done
+	assert_host_unchanged
+}
+
+@test "faults: a rootfs without /bin/sh and no command exits 127" {
+	mkdir -p "$BATS_TEST_TMPDIR/empty/dev" "$BATS_TEST_TMPDIR/empty/proc"
+	run -127 --separate-stderr "$RUN" --rootfs "$BATS_TEST_TMPDIR/empty"
+	[[ "$stderr" == *"cannot run /bin/sh: No such file or directory" ]]
+	assert_host_unchanged
+}
+
+@test "faults: a command that is not executable exits 126" {
+	run -126 --separate-stderr "$RUN" /etc/passwd
+	[[ "$stderr" == *"cannot run /etc/passwd: Permission denied" ]]
+	assert_host_unchanged
+}
+
+@test "faults: OOM of a process inside kills it (137); the container goes on" {
+	require_cgroup_v2
+	run --separate-stderr "$RUN" --memory 32M sh -c 'dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo "dd exited $?"'
+	[ "$status" -eq 0 ]
+	[ "$output" = "dd exited 137" ]
+	assert_host_unchanged
+}
+
+@test "faults: a fork bomb stops at the pids limit; the runtime stays responsive" {
+	require_cgroup_v2
+	start_container bomb "$RUN" --pids-limit 32 sh -c 'bomb() { bomb | bomb & }; bomb; sleep 1000'
+	sleep 2
+	local cg="/sys/fs/cgroup/ws-$RUNTIME_PID"
+	[ "$(cat "$cg/pids.current")" -le 32 ]
+	grep -q '^max [1-9]' "$cg/pids.events"	# forks were refused
+	kill -TERM "$RUNTIME_PID"
+	wait_gone "$RUNTIME_PID"
+	wait_container
+	[ "$status" -eq 143 ]
+	assert_host_unchanged
+}
+
+@test "faults: when PID 1 exits, the processes it left behind die too" {
+	run "$RUN" sh -c 'sleep 1000 & sleep 1000 & exit 3'
+	[ "$status" -eq 3 ]
+	run ! pgrep -f 'sleep 1000'
+	assert_host_unchanged
+}
+
+@test "faults: SIGINT, SIGTERM and SIGHUP are forwarded to a PID 1 that handles them: 128+N" {
+	local sig number
+	for sig in INT TERM HUP; do
+		start_container trap "$RUN" sh -c 'trap "exit 0" INT TERM HUP; while :; do sleep 0.1; done'
+		kill -s "$sig" "$RUNTIME_PID"
+		wait_container
+		number=$(kill -l "$sig")
+		echo "SIG$sig -> $status"
+		[ "$status" -eq $((128 + number)) ]
+		# The container handled it: exit 0, so it was forwarded, not forced.
+		! grep -q . "$BATS_TEST_TMPDIR/err"
+	done
+	assert_host_unchanged
+}
+
+@test "faults: a PID 1 that ignores the signal is killed after the grace period" {
+	start_container sleep "$RUN" sleep 1000
+	local start=$SECONDS
+	kill -TERM "$RUNTIME_PID"
+	wait_container
+	[ "$status" -eq 143 ]
+	# PID 1 ignores SIGTERM without a handler; SIGKILL came after ~2 s.
+	[ $((SECONDS - start)) -ge 1 ] && [ $((SECONDS - start)) -le 6 ]
+	assert_host_unchanged
+}
+
+@test "faults: SIGKILL of the runtime takes the container with it" {
+	start_container sleep "$RUN" sleep 1000
+	local container=$CONTAINER_PID
+	kill -KILL "$RUNTIME_PID"
+	wait_container
+	wait_gone "$container"
+	# No process of the container's PID namespace is left.
+	host_state >"$BATS_TEST_TMPDIR/host.after"
+	diff <(sed -n '/^## pid namespaces/,$p' "$BATS_TEST_TMPDIR/host.before") \
+		<(sed -n '/^## pid namespaces/,$p' "$BATS_TEST_TMPDIR/host.after")
+}
+
+@test "faults: after SIGKILL of the runtime, make reset removes its cgroup and veth" {
+	require_cgroup_v2
+	start_container sleep "$RUN" sleep 1000
+	local runtime=$RUNTIME_PID
+	kill -KILL "$RUNTIME_PID"
+	wait_container
+	[ -d "/sys/fs/cgroup/ws-$runtime" ] || ip link show ws-10.200.0
+	run make -s -C "$REPO" reset
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"ws-$runtime"* || "$output" == *"ws-10.200.0"* ]]
+	[ ! -e "/sys/fs/cgroup/ws-$runtime" ]
+	run ! ip link show ws-10.200.0
+	assert_host_unchanged
+	run make -s -C "$REPO" reset
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"nothing to clean"* ]]
+}
+
+@test "faults: Ctrl-C at the container's shell interrupts only the foreground program" {
+	tmux -L "$TMUX_SOCKET" new-session -d -x 100 -y 20 "$RUN" 3>&-
+	screen_shows() {
+		local _
+		for _ in $(seq 100); do
+			tmux -L "$TMUX_SOCKET" capture-pane -p | grep -q -- "$1" && return 0
+			sleep 0.1
+		done
+		tmux -L "$TMUX_SOCKET" capture-pane -p >&2
+		return 1
+	}
+	tmux -L "$TMUX_SOCKET" send-keys 'echo "shell $$ ready"' Enter
+	screen_shows 'shell 1 ready'
+	tmux -L "$TMUX_SOCKET" send-keys 'sleep 1000' Enter
+	sleep 1
+	tmux -L "$TMUX_SOCKET" send-keys C-c
+	sleep 3	# longer than the grace period: a forwarded SIGINT would have killed the shell
+	# sleep died of SIGINT (130); the shell, PID 1, is still there.
+	tmux -L "$TMUX_SOCKET" send-keys 'echo "interrupted $? in $$"' Enter
+	screen_shows 'interrupted 130 in 1'
+	tmux -L "$TMUX_SOCKET" send-keys 'exit' Enter
+	local _
+	for _ in $(seq 50); do
+		tmux -L "$TMUX_SOCKET" has-session 2>/dev/null || break
+		sleep 0.1
+	done
+	run ! tmux -L "$TMUX_SOCKET" has-session
+	assert_host_unchanged
+}
+
+@test "faults: 25 sequential runs of step06 leave nothing behind" {
+	require_cgroup_v2
+	local i
+	for i in $(seq 25); do
+		run "$REPO/step06_full/run" true
+		[ "$status" -eq 0 ] || { echo "run $i -> $status: $output" >&2; return 1; }
+	done
+	assert_host_unchanged
+}
+
+@test "faults: 5 concurrent runs of step04 leave nothing behind" {
+	require_cgroup_v2
+	local pids=() pid failed=0
+	for _ in 1 2 3 4 5; do
+		"$REPO/step04_cgroup/run" sh -c 'sleep 1; [ "$(cat /proc/self/cgroup)" != "" ]' 3>&- &
+		pids+=("$!")
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || failed=$((failed + 1))
+	done
+	[ "$failed" -eq 0 ]
+	assert_host_unchanged
+}
+
+@test "faults: no host process is visible inside" {
+	sleep 1000 3>&- &
+	local host_sleep=$!
+	run --separate-stderr "$RUN" ps -o pid,comm
+	kill "$host_sleep"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *sleep* ]]
+	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "faults: the classic chroot escape works against chroot, not inside a container" {
+	scratch_rootfs
+	local marker="$BATS_TEST_TMPDIR/host-only-marker"
+	touch "$marker"
+	# Against a plain chroot, the escape reaches the host's root.
+	run chroot "$SCRATCH" /chroot_escape "$marker"
+	[ "$status" -eq 0 ]
+	local step
+	for step in step02_mount step03_net step04_cgroup step05_veth step06_full; do
+		case $step in step0[456]_*) cgroup_v2_ready || continue ;; esac
+		run "$REPO/$step/run" --rootfs "$SCRATCH" /chroot_escape "$marker"
+		echo "$step -> $status"
+		[ "$status" -eq 1 ]
+	done
+	assert_host_unchanged
+}
+
+@test "faults: mounts made inside never appear in the host's mount table" {
+	scratch_rootfs
+	mkdir -p "$SCRATCH/mnt"
+	start_container sleep "$RUN" --rootfs "$SCRATCH" sh -c 'mount -t tmpfs inside /mnt && exec sleep 1000'
+	grep -q ' /mnt .* tmpfs inside ' "/proc/$CONTAINER_PID/mountinfo"
+	assert_host_unchanged
+}
+
+@test "faults: /proc inside is nosuid, nodev and noexec" {
+	run --separate-stderr "$RUN" grep ' /proc ' /proc/self/mountinfo
+	[ "$status" -eq 0 ]
+	[[ "$output" == *rw,nosuid,nodev,noexec* ]]
+}
