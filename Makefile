@@ -10,7 +10,7 @@ STEPS := $(sort $(wildcard step0[1-9]_*))
 NEWEST := $(lastword $(STEPS))
 
 .PHONY: all help $(foreach s,$(STEPS),$(firstword $(subst _, ,$(s)))) \
-	diff rootfs doctor run test test-vm reset clean
+	diff rootfs doctor run test test-vm reset clean bench bench-vm
 
 all: $(addsuffix /run,$(STEPS))
 
@@ -67,3 +67,14 @@ reset:
 
 clean:
 	rm -f $(addsuffix /run,$(STEPS)) $(TEST_HELPERS)
+
+# Start latency of every step next to unshare, runc and crun (infra/bench.sh).
+# bench-vm measures steps 04-06 in a cgroup v2 VM (TCG: ratios, not times);
+# it takes BENCH_N only when given explicitly, else the smaller BENCH_VM_N.
+BENCH_N ?= 200
+BENCH_VM_N ?= $(if $(filter command line environment,$(origin BENCH_N)),$(BENCH_N),50)
+bench: all rootfs
+	infra/bench.sh -n $(BENCH_N) $(BENCH_FLAGS)
+
+bench-vm: all rootfs
+	tests/vm/run-in-vm.sh infra/bench.sh -n $(BENCH_VM_N) $(BENCH_FLAGS)

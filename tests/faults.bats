@@ -86,7 +86,8 @@ scratch_rootfs() {
 
 @test "faults: a fork bomb stops at the pids limit; the runtime stays responsive" {
 	require_cgroup_v2
-	start_container bomb "$RUN" --pids-limit 32 sh -c 'bomb() { bomb | bomb & }; bomb; sleep 1000'
+	# exec: PID 1 itself must not need a fork once the bomb has used them up.
+	start_container sleep "$RUN" --pids-limit 32 sh -c 'bomb() { bomb | bomb & }; bomb; exec sleep 1000'
 	sleep 2
 	local cg="/sys/fs/cgroup/ws-$RUNTIME_PID"
 	[ "$(cat "$cg/pids.current")" -le 32 ]
@@ -99,9 +100,9 @@ scratch_rootfs() {
 }
 
 @test "faults: when PID 1 exits, the processes it left behind die too" {
-	run "$RUN" sh -c 'sleep 1000 & sleep 1000 & exit 3'
+	run "$RUN" sh -c 'sleep 7331 & sleep 7331 & exit 3'
 	[ "$status" -eq 3 ]
-	run ! pgrep -f 'sleep 1000'
+	run ! pgrep -f 'sleep 7331'
 	assert_host_unchanged
 }
 
@@ -131,30 +132,22 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
-@test "faults: SIGKILL of the runtime takes the container with it" {
+@test "faults: SIGKILL of the runtime takes the container with it; make reset cleans up" {
 	start_container sleep "$RUN" sleep 1000
-	local container=$CONTAINER_PID
+	local runtime=$RUNTIME_PID container=$CONTAINER_PID
 	kill -KILL "$RUNTIME_PID"
 	wait_container
 	wait_gone "$container"
-	# No process of the container's PID namespace is left.
-	host_state >"$BATS_TEST_TMPDIR/host.after"
-	diff <(sed -n '/^## pid namespaces/,$p' "$BATS_TEST_TMPDIR/host.before") \
-		<(sed -n '/^## pid namespaces/,$p' "$BATS_TEST_TMPDIR/host.after")
-}
-
-@test "faults: after SIGKILL of the runtime, make reset removes its cgroup and veth" {
-	require_cgroup_v2
-	start_container sleep "$RUN" sleep 1000
-	local runtime=$RUNTIME_PID
-	kill -KILL "$RUNTIME_PID"
-	wait_container
-	[ -d "/sys/fs/cgroup/ws-$runtime" ] || ip link show ws-10.200.0
 	run make -s -C "$REPO" reset
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"ws-$runtime"* || "$output" == *"ws-10.200.0"* ]]
-	[ ! -e "/sys/fs/cgroup/ws-$runtime" ]
-	run ! ip link show ws-10.200.0
+	if cgroup_v2_ready; then
+		# The runtime had no chance to clean up: reset finds its cgroup and veth.
+		[[ "$output" == *"/sys/fs/cgroup/ws-$runtime"* ]]
+		[[ "$output" == *"ws-10.200.0"* ]]
+	else
+		[[ "$output" == *"nothing to clean"* ]]
+	fi
+	# No process of the container's PID namespace is left, nor anything else.
 	assert_host_unchanged
 	run make -s -C "$REPO" reset
 	[ "$status" -eq 0 ]
@@ -247,6 +240,10 @@ scratch_rootfs() {
 	mkdir -p "$SCRATCH/mnt"
 	start_container sleep "$RUN" --rootfs "$SCRATCH" sh -c 'mount -t tmpfs inside /mnt && exec sleep 1000'
 	grep -q ' /mnt .* tmpfs inside ' "/proc/$CONTAINER_PID/mountinfo"
+	# While it runs, the host's mount table is what it was before.
+	diff <(sed -n '/^## mounts/,/^## cgroups/p' "$BATS_TEST_TMPDIR/host.before") \
+		<(host_state | sed -n '/^## mounts/,/^## cgroups/p')
+	stop_container
 	assert_host_unchanged
 }
 

@@ -106,12 +106,19 @@ wait_container() {
 }
 
 # teardown: never leave a runtime of ours behind, even when a test failed.
+# SIGTERM lets it clean up the host (within its grace period); SIGKILL is
+# the last resort.
 stop_container() {
-	if [ -n "${RUNTIME_PID:-}" ]; then
-		kill -KILL "$RUNTIME_PID" 2>/dev/null || true
-		wait "$RUNTIME_PID" 2>/dev/null || true
-		RUNTIME_PID=
-	fi
+	local _
+	[ -n "${RUNTIME_PID:-}" ] || return 0
+	kill -TERM "$RUNTIME_PID" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "$RUNTIME_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$RUNTIME_PID" 2>/dev/null || true
+	wait "$RUNTIME_PID" 2>/dev/null || true
+	RUNTIME_PID=
 }
 
 # Fetch URL from the host with wget, retrying while the server starts

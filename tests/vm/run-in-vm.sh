@@ -9,7 +9,9 @@
 # guest, e.g. builds in the repository, land in guest RAM, never on the host).
 # The command runs in the repository top, with stdin from /dev/null and
 # WORKSHOP_TEST_VM=1 in its environment; its stdout+stderr come back live on
-# this script's stdout through the serial console.
+# this script's stdout through the serial console. /tmp, /var/tmp and /run
+# are fresh tmpfs in the guest: files the command needs must live elsewhere
+# (e.g. in the repository). Only TERM and CI are passed in from the host.
 #
 # Environment:
 #   VM_TIMEOUT  seconds before a hung guest is killed (default 2400; exit 124)
@@ -37,7 +39,7 @@ die() {
 [[ $mem =~ ^[1-9][0-9]*$ ]] || die "VM_MEM must be a number of MiB"
 case $accel in
 tcg) cpu=max ;;
-kvm) cpu=host ;;
+kvm) cpu=host ;; # under nested KVM here: qemu aborts or the guest hangs
 *) die "VM_ACCEL must be tcg or kvm" ;;
 esac
 
