@@ -394,7 +394,7 @@ int main(int argc, char *argv[])
 	parse_options(argc, argv, &c);
 	require_root();
 	check_rootfs(&c);
-	block_signals(&signals);
+	block_signals(&signals);	/* held, not lost: forwarded once the container runs */
 	start_container(&c);
 	forward_signals(c.pid, &signals);
 	return wait_for_container(&c);	/* exit() then runs the cleanups registered with atexit */

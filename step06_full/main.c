@@ -946,8 +946,8 @@ int main(int argc, char *argv[])
 	require_root();
 	check_rootfs(&c);
 	check_cgroup_v2();
+	block_signals(&signals);	/* held, not lost: forwarded once the container runs */
 	create_cgroup(&c);
-	block_signals(&signals);
 	start_container(&c);
 	forward_signals(c.pid, &signals);
 	join_cgroup(&c);
