@@ -44,7 +44,7 @@ diff:
 	old=$$(ls -d step$$(printf '%02d' $$((10#$(STEP) - 1)))_* 2>/dev/null); \
 	test -n "$$new" -a -n "$$old" || { echo "make diff: no step before step$(STEP)" >&2; exit 2; }; \
 	color=never; [ -t 1 ] && color=always; \
-	diff -u --color=$$color "$$old/main.c" "$$new/main.c"; [ $$? -le 1 ]
+	diff -up --color=$$color "$$old/main.c" "$$new/main.c"; [ $$? -le 1 ]
 
 rootfs:
 	@if [ -e rootfs/bin/sh ]; then echo "rootfs/ is ready (rebuild: ./rootfs.sh --force)"; \

@@ -285,8 +285,10 @@ static pid_t container_pid;			/* for the signal handlers */
 static volatile sig_atomic_t forwarded_signal;	/* what the runtime was sent */
 
 /* Signals sent to the runtime are passed on to the container. Ctrl-C and
- * Ctrl-\ typed at the terminal (si_code SI_KERNEL) already reach the
- * container's foreground program, so the runtime lets them be. */
+ * Ctrl-\ typed at the terminal (si_code SI_KERNEL) go to the terminal's
+ * whole foreground process group, the container's program included, so the
+ * runtime lets them be. (A PID 1 without a handler ignores them, as under
+ * docker run without --init.) */
 static void forward_signal(int sig, siginfo_t *info, void *context)
 {
 	int saved = errno;

@@ -141,9 +141,9 @@ scratch_rootfs() {
 	run make -s -C "$REPO" reset
 	[ "$status" -eq 0 ]
 	if cgroup_v2_ready; then
-		# The runtime had no chance to clean up: reset finds its cgroup and veth.
+		# The runtime had no chance to clean up: reset finds its cgroup. (The
+		# veth went away with the container's network namespace.)
 		[[ "$output" == *"/sys/fs/cgroup/ws-$runtime"* ]]
-		[[ "$output" == *"ws-10.200.0"* ]]
 	else
 		[[ "$output" == *"nothing to clean"* ]]
 	fi

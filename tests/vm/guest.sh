@@ -54,6 +54,11 @@ done
 for d in /tmp /var/tmp; do
 	mount -t tmpfs -o mode=1777 tmpfs "$d"
 done
+# podman's overlay storage cannot sit on the overlay root (it would fall back
+# to fuse-overlayfs, which has no /dev/fuse here): give it a tmpfs, empty
+# like a fresh install's.
+mkdir -p /var/lib/containers
+mount -t tmpfs -o mode=0700 containers /var/lib/containers
 # systemd makes every mount shared; do the same, so that a runtime that
 # forgets to make its mounts private leaks them here just as on a real host.
 mount --make-rshared /
