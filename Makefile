@@ -56,11 +56,12 @@ doctor:
 run: all rootfs
 	./$(NEWEST)/run
 
+# -T: each test's duration, to see where the time goes (the VM is slow).
 test: all rootfs $(TEST_HELPERS)
-	bats tests/
+	bats -T tests/
 
 test-vm: all rootfs $(TEST_HELPERS)
-	tests/vm/run-in-vm.sh bats tests/
+	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh bats -T tests/
 
 reset:
 	@infra/reset.sh
