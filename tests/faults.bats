@@ -239,6 +239,11 @@ scratch_rootfs() {
 	scratch_rootfs
 	mkdir -p "$SCRATCH/mnt"
 	start_container sleep "$RUN" --rootfs "$SCRATCH" sh -c 'mount -t tmpfs inside /mnt && exec sleep 1000'
+	local _
+	for _ in $(seq 100); do	# until the shell has mounted it and exec'd sleep
+		grep -q ' /mnt .* tmpfs inside ' "/proc/$CONTAINER_PID/mountinfo" && break
+		sleep 0.1
+	done
 	grep -q ' /mnt .* tmpfs inside ' "/proc/$CONTAINER_PID/mountinfo"
 	# While it runs, the host's mount table is what it was before.
 	diff <(sed -n '/^## mounts/,/^## cgroups/p' "$BATS_TEST_TMPDIR/host.before") \

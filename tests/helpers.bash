@@ -6,6 +6,9 @@ bats_require_minimum_version 1.5.0
 REPO="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
 ROOTFS="$REPO/rootfs"
 export REPO ROOTFS
+# Marks every process a test starts, containers included (see host_state).
+WORKSHOP_TEST_RUN=${WORKSHOP_TEST_RUN:-ws-test-$$}
+export WORKSHOP_TEST_RUN
 
 # The whole suite runs the real binaries as root; say so instead of failing
 # in confusing ways.
@@ -38,7 +41,7 @@ require_cgroup_v2() {
 }
 
 # What a container could leave behind on the host: mounts, our cgroups, network
-# interfaces, and processes in PID namespaces other than the host's.
+# interfaces, and processes of our containers.
 host_state() {
 	echo "## mounts"
 	cat /proc/self/mountinfo
@@ -46,11 +49,17 @@ host_state() {
 	find /sys/fs/cgroup -maxdepth 2 -name 'ws-*' 2>/dev/null | sort
 	echo "## links"
 	ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
-	echo "## pid namespaces"
-	local p
-	for p in /proc/[0-9]*; do
-		readlink "$p/ns/pid" 2>/dev/null
-	done | sort -u
+	echo "## processes of our containers"
+	# Ours carry WORKSHOP_TEST_RUN in their environment (containers inherit
+	# it); those outside the host's PID namespace are container processes.
+	# One grep and one find: an exec per process is slow in the VM.
+	local host_ns ns_links
+	host_ns=$(readlink /proc/self/ns/pid)
+	mapfile -t ns_links < <(grep -lzx "WORKSHOP_TEST_RUN=$WORKSHOP_TEST_RUN" /proc/[0-9]*/environ 2>/dev/null |
+		sed 's#/environ$#/ns/pid#')
+	if [ "${#ns_links[@]}" -gt 0 ]; then
+		find "${ns_links[@]}" -maxdepth 0 -printf '%l\n' 2>/dev/null | grep -vxF "$host_ns" | sort | uniq -c
+	fi
 }
 
 snapshot_host() {
