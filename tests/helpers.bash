@@ -58,7 +58,8 @@ host_state() {
 	mapfile -t ns_links < <(grep -lzx "WORKSHOP_TEST_RUN=$WORKSHOP_TEST_RUN" /proc/[0-9]*/environ 2>/dev/null |
 		sed 's#/environ$#/ns/pid#')
 	if [ "${#ns_links[@]}" -gt 0 ]; then
-		find "${ns_links[@]}" -maxdepth 0 -printf '%l\n' 2>/dev/null | grep -vxF "$host_ns" | sort | uniq -c
+		# An empty link: the process exited meanwhile (e.g. this pipeline's sed).
+		find "${ns_links[@]}" -maxdepth 0 -printf '%l\n' 2>/dev/null | grep . | grep -vxF "$host_ns" | sort | uniq -c
 	fi
 }
 
