@@ -64,6 +64,8 @@ mount -t tmpfs -o mode=0700 containers /var/lib/containers
 mount --make-rshared /
 
 echo testvm >/proc/sys/kernel/hostname
+# sudo looks its host up: without this it warns "unable to resolve host".
+echo "127.0.1.1 testvm" >>/etc/hosts
 ip link set lo up
 modprobe veth
 

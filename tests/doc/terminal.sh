@@ -1,0 +1,932 @@
+#!/usr/bin/env bash
+# The document test's dynamic half: type every command block of the workshop
+# document into real terminals (tmux), line by line and in document order,
+# read the screen back (capture-pane), and check it: the output blocks, no
+# error messages, no hung line, and each chapter leaves the host as it found
+# it. See tests/doc/README.md for the marker convention and the rules.
+#
+#   sudo tests/doc/terminal.sh        (tests/doc/run.sh runs it after the
+#                                      static checks; make test-doc runs
+#                                      that in the cgroup v2 VM)
+#
+# Environment: DOC_LINE_TIMEOUT (seconds a line may take; default 30, in the
+# VM 90: TCG is slow and podman slower), DOC_SETTLE (seconds of a quiet
+# screen after which a line still running is taken to wait for the other
+# terminal, default 8: longer than the document's own waits), DOC_ONLY (regex of
+# chapter numbers to run, e.g. '^[58]\.': development only, the rest counts
+# as skipped), DOC_VERBOSE=1 (print every line's screen output).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=tests/doc/lib.bash
+source "$here/lib.bash"
+
+in_vm=${WORKSHOP_TEST_VM:-}
+LINE_TIMEOUT=${DOC_LINE_TIMEOUT:-$([ -n "$in_vm" ] && echo 90 || echo 30)}
+SETTLE=${DOC_SETTLE:-8}
+ONLY=${DOC_ONLY:-}
+VERBOSE=${DOC_VERBOSE:-}
+prog=test-doc
+
+die() {
+	echo "$prog: $*" >&2
+	exit 2
+}
+
+[ "$(id -u)" -eq 0 ] || die "needs root, as the document's commands do: sudo $0"
+for tool in tmux ps awk; do
+	command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+# --- Native runs: a sandbox ---
+# Outside the VM, run inside fresh mount, network and PID namespaces: what
+# the document mounts, the veths it makes and the processes it starts stay in
+# there (and die with it), and processes of other users of this machine (an
+# unshare, a run of theirs) cannot confuse the document's pgrep. See
+# sandbox_setup for the rest.
+if [ -z "$in_vm" ] && [ -z "${DOC_SANDBOXED:-}" ]; then
+	export DOC_SANDBOXED=1
+	# PID 1 of the sandbox is a plain sh, so that orphans are reparented to
+	# it and not to this script (the state check lists PID 1's children).
+	# shellcheck disable=SC2016 # ($0 and $@ are the inner sh's)
+	exec unshare --mount --net --pid --fork --mount-proc --propagation private \
+		sh -c '"$0" "$@" & wait $!' "$0" "$@"
+fi
+
+# In the sandbox: a private /tmp (the document writes /tmp/escape.c), and
+# the document runs on a copy of the checkout mounted over it (it runs
+# make clean and make, which must not touch a checkout others use). The
+# root is made shared again, as systemd makes a real host's (5.2 shows it).
+sandbox_setup() {
+	mount -t tmpfs -o mode=1777 test-doc-tmp /tmp
+	mkdir /tmp/checkout
+	tar -C "$DOC_REPO" --exclude=./.git -c . | tar -C /tmp/checkout -x
+	mount --bind /tmp/checkout "$DOC_REPO"
+	mount --make-rshared /
+	ip link set lo up
+}
+[ -z "${DOC_SANDBOXED:-}" ] || sandbox_setup
+
+doc_parse
+doc_lint
+doc_report_errors || die "fix the document's markers first (tests/doc/static.sh)"
+cd "$DOC_REPO"
+
+# --- Syscalls of a shell waiting for its next line (x86_64 / arm64) ---
+# read(0, ...) for dash, poll([fd 0], 1, ...) for busybox ash, pselect6(1,
+# ...) for bash's readline.
+case $(uname -m) in
+x86_64) idle_syscalls='0:0x0 7:* 23:0x1 270:0x1' ;;
+aarch64) idle_syscalls='63:0x0 73:* 72:0x1' ;;
+*) die "unsupported architecture $(uname -m) (add its read/poll/pselect6 numbers)" ;;
+esac
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-doc.XXXXXX")
+sock=$tmp/tmux.sock
+httpd_pid=''
+history_saved=''
+# shellcheck disable=SC2317 # (called from the EXIT trap)
+cleanup() {
+	tmux -S "$sock" kill-server 2>/dev/null || true
+	if [ -n "$httpd_pid" ]; then
+		kill "$httpd_pid" 2>/dev/null || true
+		wait "$httpd_pid" 2>/dev/null || true
+	fi
+	if [ -n "$history_saved" ]; then
+		restore_root_history
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- The terminals ---
+# Two tmux windows (t1, t2) on a private server, wide enough that the
+# document's lines do not wrap. The shells start in the repository top as
+# root, without rc files (the learner's rc files are theirs); PS1 is only a
+# label: completion is detected from the processes, not from the prompt.
+cols=250 rows=50
+tm() {
+	tmux -S "$sock" "$@"
+}
+
+term_env=(
+	PATH="$PATH" HOME="${HOME:-/root}" USER=root LOGNAME=root SHELL=/bin/bash
+	LANG="${LANG:-C.UTF-8}" HISTFILE=
+)
+# A sudo that just runs the command where the real one is missing (we are
+# root already). The real one is preferred: it is what the learner types.
+if ! command -v sudo >/dev/null; then
+	mkdir "$tmp/bin"
+	printf '#!/bin/sh\n# test-doc: no sudo on this machine; root already.\nexec "$@"\n' >"$tmp/bin/sudo"
+	chmod 755 "$tmp/bin/sudo"
+	term_env[0]="PATH=$tmp/bin:$PATH"
+fi
+
+# remain-on-exit: a shell that exits (an `exit` too many) leaves a dead
+# pane to report, not a vanished window.
+cat >"$tmp/tmux.conf" <<EOF
+set -g history-limit 100000
+set -g remain-on-exit on
+set -g status off
+set -g default-size ${cols}x$rows
+EOF
+
+shell_cmd() { # shell_cmd N: the command line of terminal N's shell
+	printf 'exec env -i %s %q bash --norc --noprofile -i' "${term_env[*]@Q}" "PS1=doc-t$1# "
+}
+
+declare -A PANE_PID=() # per terminal: its shell's PID
+
+term_start() { # term_start N
+	local n=$1
+	if [ "$n" = 1 ]; then
+		tm -f "$tmp/tmux.conf" new-session -d -s doc -n t1 -x "$cols" -y "$rows" -c "$DOC_REPO" "$(shell_cmd 1)"
+	else
+		tm new-window -d -t doc -n "t$n" -c "$DOC_REPO" "$(shell_cmd "$n")"
+	fi
+	PANE_PID[$n]=$(tm display -p -t "doc:t$n" '#{pane_pid}')
+	wait_idle "$n" "$LINE_TIMEOUT" || die "terminal $n: no shell prompt"
+	term_sync "$n"
+}
+
+term_reset() { # term_reset N: kill what runs in terminal N, start a new shell
+	local n=$1 pids
+	pids=$(pane_tree "$n" | awk 'NR > 1 { print $1 }')
+	# shellcheck disable=SC2086 # (a list of PIDs)
+	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+	tm respawn-pane -k -t "doc:t$n" -c "$DOC_REPO" "$(shell_cmd "$n")"
+	tm clear-history -t "doc:t$n"
+	PANE_PID[$n]=$(tm display -p -t "doc:t$n" '#{pane_pid}')
+	wait_idle "$n" "$LINE_TIMEOUT" || die "terminal $n: no shell prompt after a reset"
+	term_sync "$n"
+}
+
+pane_info() { # pane_info N: "history_size cursor_y cursor_x dead"
+	tm display -p -t "doc:t$1" '#{history_size} #{cursor_y} #{cursor_x} #{pane_dead}'
+}
+
+# pane_alive N: terminal N's shell still runs (tmux keeps the dead pane).
+pane_alive() {
+	local state
+	read -r _ _ state _ 2>/dev/null <"/proc/${PANE_PID[$1]}/stat" && [ "$state" != Z ]
+}
+
+# pane_tree N: "pid comm leaf" of the pane's shell and all its descendants,
+# the shell first (leaf: 1 if the process has no children). Read from
+# /proc/PID/task/*/children with builtins only: it is polled, and under
+# TCG every fork counts.
+pane_tree() {
+	local queue=("${PANE_PID[$1]}") p f kids all comm
+	while ((${#queue[@]})); do
+		p=${queue[0]}
+		queue=("${queue[@]:1}")
+		all=()
+		for f in /proc/"$p"/task/*/children; do
+			# The file has no final newline: read "fails" but fills kids.
+			kids=()
+			read -r -a kids 2>/dev/null <"$f" || true
+			all+=("${kids[@]}")
+		done
+		comm=gone
+		read -r comm 2>/dev/null <"/proc/$p/comm" || true
+		printf '%s %s %d\n' "$p" "$comm" $((${#all[@]} == 0))
+		queue+=("${all[@]}")
+	done
+}
+
+# is_idle N: every process at the bottom of terminal N's process tree is a
+# shell blocked reading its terminal, i.e. the line typed last has finished
+# and the shell it left us in (maybe a new one: sudo unshare ... bash) waits.
+is_idle() {
+	local tree pid comm leaf leaves=0 call arg0 entry
+	tree=$(pane_tree "$1")
+	while read -r pid comm leaf; do
+		[ "$leaf" = 1 ] || continue
+		leaves=$((leaves + 1))
+		case $comm in
+		bash | sh | dash | ash | busybox) ;;
+		*) return 1 ;;
+		esac
+		read -r call arg0 _ 2>/dev/null <"/proc/$pid/syscall" || return 1
+		for entry in $idle_syscalls; do
+			if [ "$call" = "${entry%%:*}" ] && { [ "${entry#*:}" = '*' ] || [ "$arg0" = "${entry#*:}" ]; }; then
+				continue 2
+			fi
+		done
+		return 1
+	done <<<"$tree"
+	((leaves > 0))
+}
+
+# wait_idle N SECONDS [SETTLE]: until terminal N is idle (0); 1 on timeout,
+# 2 if its shell died; with SETTLE, 3 once the screen has not changed for
+# SETTLE seconds while the line still runs.
+wait_idle() {
+	local n=$1 limit=$2 settle=${3:-} start=$SECONDS screen last='' quiet_since=$SECONDS
+	while :; do
+		pane_alive "$n" || return 2
+		is_idle "$n" && return 0
+		((SECONDS - start < limit)) || return 1
+		if [ -n "$settle" ]; then
+			screen=$(tm capture-pane -p -t "doc:t$n")
+			if [ "$screen" != "$last" ]; then
+				last=$screen quiet_since=$SECONDS
+			elif ((SECONDS - quiet_since >= settle)); then
+				return 3
+			fi
+		fi
+		sleep 0.2
+	done
+}
+
+# --- Typing ---
+# After each unit the test types a status line, the sentinel:
+#   __ws=$?; echo TOKEN SEQ $__ws; __wr() { return $1; }; __wr $__ws
+# It prints "TOKEN SEQ STATUS" (the unit's exit status) and leaves $? as it
+# was, since the document's next line may be `echo $?`. It forks nothing (a
+# (exit N) subshell would take PIDs, and the document shows a container's
+# PIDs), in bash, dash and busybox sh alike. A unit's output is
+# what the screen shows between the previous sentinel's output and its own:
+# the prompt with the unit's echo, the output, the prompt with the sentinel.
+# Anchoring on those lines, not on screen coordinates, keeps the reading
+# right while the screen scrolls. The sentinel is typed only once the shell
+# waits for input (is_idle): typed ahead, it would be eaten by whatever reads
+# the terminal meanwhile (sudo's pty does).
+seq=0
+token="__doc_done_$$_$RANDOM"
+declare -A LAST_SEQ=() # per terminal: the sentinel whose output the screen shows last
+U_OUT='' U_STATUS='' U_WHY='' U_PREV=0 U_T0=0 U_MS=0
+slowest_ms=0 slowest=
+
+# type_line N TEXT: type TEXT and Enter into terminal N and wait until the
+# shell has taken the line (the cursor left the line(s) the echo fills).
+# Waiting for idleness right after typing would see the shell still waiting
+# from before; once the echo is done, the shell is busy until the line ends.
+type_line() {
+	local n=$1 text=$2 hist cy cx dead end start=$SECONDS
+	read -r hist cy cx dead < <(pane_info "$n")
+	end=$((hist + cy + (cx + ${#text}) / cols))
+	# tmux takes a trailing ; as its command separator; \; is a literal ;.
+	[[ $text != *\; ]] || text=${text%;}'\;'
+	if [ -n "$text" ]; then
+		tm send-keys -t "doc:t$n" -l -- "$text" \; send-keys -t "doc:t$n" Enter
+	else
+		tm send-keys -t "doc:t$n" Enter
+	fi
+	while :; do
+		read -r hist cy _ dead < <(pane_info "$n")
+		[ "$dead" = 0 ] || return 2
+		((hist + cy > end)) && return 0
+		((SECONDS - start < LINE_TIMEOUT)) || return 1
+		sleep 0.05
+	done
+}
+
+# unit_start N LINE...: type one unit (a command line, or a heredoc with its
+# body) into terminal N. Sets U_PREV, the sentinel the unit follows.
+unit_start() {
+	local n=$1 line rc
+	shift
+	U_PREV=${LAST_SEQ[$n]}
+	U_T0=${EPOCHREALTIME/./}
+	for line; do
+		# Type only into a shell that waits (prompt shown, line editing
+		# on): keys sent earlier are echoed by the terminal as well, and
+		# the echo would be taken for output.
+		rc=0
+		wait_idle "$n" "$LINE_TIMEOUT" || rc=$?
+		((rc != 0)) || type_line "$n" "$line" || rc=$?
+		case $rc in
+		0) ;;
+		2) U_WHY="the shell of terminal $n exited" && return 1 ;;
+		*) U_WHY="terminal $n did not take the line within ${LINE_TIMEOUT} s" && return 1 ;;
+		esac
+	done
+}
+
+# sentinel N: type the status line into terminal N and wait for its output;
+# sets U_STATUS and SCREEN (the pane's whole history, wrapped lines joined,
+# trailing blanks gone).
+sentinel() {
+	local n=$1 start=$SECONDS
+	seq=$((seq + 1))
+	SENTINEL="__ws=\$?; echo $token $seq \$__ws; __wr() { return \$1; }; __wr \$__ws"
+	tm send-keys -t "doc:t$n" -l -- "$SENTINEL" \; send-keys -t "doc:t$n" Enter
+	while :; do
+		SCREEN=$(tm capture-pane -p -J -t "doc:t$n" -S - | sed 's/[[:space:]]*$//')
+		if [[ $SCREEN =~ (^|$'\n')$token\ $seq\ ([0-9]+)($'\n'|$) ]]; then
+			U_STATUS=${BASH_REMATCH[2]}
+			LAST_SEQ[$n]=$seq
+			return 0
+		fi
+		((SECONDS - start < LINE_TIMEOUT)) || return 1
+		sleep 0.1
+	done
+}
+
+# term_sync N: a first sentinel in a fresh terminal, for the first unit to
+# follow.
+term_sync() {
+	sentinel "$1" || die "terminal $1 does not run commands"
+}
+
+# unit_finish N K: wait for the unit typed last into terminal N (K lines)
+# to finish, run the sentinel, and read the unit's output into U_OUT and its
+# exit status into U_STATUS.
+unit_finish() {
+	local n=$1 k=$2 rc=0 line state=prev shown=()
+	wait_idle "$n" "$LINE_TIMEOUT" || rc=$?
+	case $rc in
+	0) ;;
+	2) U_WHY="the shell of terminal $n exited" && return 1 ;;
+	*) U_WHY="still running after ${LINE_TIMEOUT} s (DOC_LINE_TIMEOUT)" && return 1 ;;
+	esac
+	U_MS=$(((${EPOCHREALTIME/./} - U_T0) / 1000))
+	sentinel "$n" || {
+		U_WHY="the shell did not run the test's status line within ${LINE_TIMEOUT} s"
+		return 1
+	}
+	# Walk the screen: find the previous sentinel's output, skip the K echo
+	# lines, collect until this sentinel's output.
+	while IFS= read -r line; do
+		case $state in
+		prev) [[ $line != "$token $U_PREV "* ]] || state=echoed ;;
+		echoed) ((--k > 0)) || state=output ;;
+		output)
+			[ "$line" != "$token $seq $U_STATUS" ] || {
+				state=found
+				break
+			}
+			shown+=("$line")
+			;;
+		esac
+	done <<<"$SCREEN"
+	[ "$state" = found ] || {
+		U_WHY="could not find the unit's output on the screen (between status lines $U_PREV and $seq)"
+		return 1
+	}
+	# The last line is the prompt with the sentinel typed on it.
+	if ((${#shown[@]})) && [[ ${shown[-1]} == *"$SENTINEL"* ]]; then
+		unset 'shown[-1]'
+	fi
+	U_OUT=''
+	((${#shown[@]} == 0)) || U_OUT=$(printf '%s\n' "${shown[@]}" | drop_shell_noise)
+	return 0
+}
+
+# What shells say on their own is not a command's output: Debian's busybox
+# sh greets with a banner when it starts interactively (Alpine's does not, so
+# the document cannot show it).
+drop_shell_noise() {
+	grep -v -e "^BusyBox v.* built-in shell (ash)$" -e "^Enter 'help' for a list of built-in commands\.$" || true
+}
+
+# --- Comparing ---
+# Whitespace runs become one space (column widths vary), typographic quotes
+# become ' (coreutils uses them in some locales), blank lines go.
+normalize() {
+	sed -e "s/[‘’]/'/g" -e 's/[[:space:]]\+/ /g' -e 's/^ //' -e 's/ $//' | grep -v '^$' || true
+}
+
+# to_regex LINE: an expected line as an anchored ERE; placeholders match
+# what the document says they stand for, everything else literally.
+to_regex() {
+	local s ph
+	# shellcheck disable=SC2001 # (one sed for all the metacharacters)
+	s=$(sed -e 's/[][\.*^$+?(){}|]/\\&/g' <<<"$1")
+	for ph in "${!placeholder[@]}"; do
+		s=${s//"<$ph>"/"${placeholder[$ph]}"}
+	done
+	printf '^%s$' "$s"
+}
+# shellcheck disable=SC2001 # (one sed for all the metacharacters)
+declare -A placeholder=(
+	[PID]='[0-9]+' [N]='[0-9]+' [INODE]='[0-9]+'
+	[TIME]='[0-9]+(\.[0-9]+)?(ms)?'
+	[MAC]='([0-9a-f]{2}:){5}[0-9a-f]{2}'
+	[INIT]='.+' [HOSTNAME]='[^ ]+'
+	[VERSION]='[0-9][0-9A-Za-z.+~-]*'
+	[REPO]=$(sed -e 's/[][\.*^$+?(){}|]/\\&/g' <<<"$DOC_REPO")
+)
+
+# match_lines: do the actual lines A[] match the expected E[] ("..." = any
+# number of lines)? Memoised on (i, j).
+declare -A memo
+match_from() { # match_from I J
+	local i=$1 j=$2 key="$1,$2" r=1
+	[ -z "${memo[$key]:-}" ] || return "${memo[$key]}"
+	if ((i == ${#E[@]})); then
+		((j == ${#A[@]})) && r=0
+	elif [ "${E[i]}" = '...' ]; then
+		if match_from $((i + 1)) "$j"; then
+			r=0
+		elif ((j < ${#A[@]})) && match_from "$i" $((j + 1)); then
+			r=0
+		fi
+	elif ((j < ${#A[@]})) && [[ ${A[j]} =~ ${R[i]} ]] && match_from $((i + 1)) $((j + 1)); then
+		r=0
+	fi
+	memo[$key]=$r
+	return $r
+}
+
+# What counts as an error message on the screen (case-insensitive).
+# Whole words: cc's -Werror is not an error.
+err_re="(^|[^[:alpha:]])(no such file|not found|permission denied|invalid argument|rtnetlink answers|can't|cannot|errors?|usage:|not permitted|failed|fatal|does not exist|unable to|segmentation fault|killed|resource busy|unreachable|refused|timed out|no such|invalid|illegal|aborted|denied|warning|not supported|unknown (option|command))([^[:alpha:]]|$)"
+
+# --- Host state ---
+# What the document's commands could leave behind: mounts, the cgroups they
+# make (workshop-demo, the runtime's ws-*), network links, PID namespaces,
+# and processes (PID 1's children catch orphans; the terminals' shells must
+# have no children once a chapter is over).
+host_state() {
+	local p n
+	echo "## mounts"
+	awk '{ for (i = 7; $i != "-"; i++); print $5, $(i + 1), $(i + 2) }' /proc/self/mountinfo | sort
+	echo "## cgroups"
+	find /sys/fs/cgroup -maxdepth 2 \( -name 'ws-*' -o -name workshop-demo \) 2>/dev/null | sort
+	echo "## links"
+	ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
+	echo "## pid namespaces"
+	for p in /proc/[0-9]*; do
+		readlink "$p/ns/pid" 2>/dev/null || true
+	done | sort -u
+	echo "## processes"
+	ps -o pid=,comm= --ppid 1 | sort -n
+	for n in 1 2; do
+		pane_tree "$n" | awk -v n="$n" 'NR > 1 { print "terminal " n ": " $1, $2 }'
+	done
+}
+
+# --- Skips ---
+# In the VM nothing is skipped. On a host without a pure cgroup v2 hierarchy
+# the cgroup parts cannot work, and a native run must not rebuild the
+# rootfs/ or touch podman storage that others on this machine share: from
+# the first such block, the rest of its chapter is skipped, with the reason.
+cgroup_v2_ready() {
+	[ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] || return 1
+	local c
+	for c in memory cpu pids; do
+		grep -qw "$c" /sys/fs/cgroup/cgroup.controllers || return 1
+	done
+}
+native_skip_reason() { # native_skip_reason TEXT
+	[ -z "$in_vm" ] || return 0
+	if ! cgroup_v2_ready && [[ $1 =~ cgroup|step0[4-9]|make\ (doctor|run) ]]; then
+		echo "needs a pure cgroup v2 host (this one is not); make test-doc runs it in the VM"
+	elif [[ $1 =~ podman|rootfs\.sh|make\ rootfs ]]; then
+		echo "rebuilds rootfs/ or uses podman storage, shared on this host; make test-doc runs it in the VM"
+	fi
+}
+
+# --- VM setup ---
+# The VM is throwaway (its root is a tmpfs overlay), so the test may set it
+# up as a learner's fresh machine would be.
+vm_setup() {
+	# Refuse to do this anywhere but in the VM's overlay root.
+	[ "$(stat -f -c %T /)" = overlayfs ] || die "WORKSHOP_TEST_VM is set but / is not the VM's overlay"
+	# sudo resolves the host name and complains on every call if it cannot.
+	getent hosts "$(hostname)" >/dev/null || echo "127.0.1.1 $(hostname)" >>/etc/hosts
+	# root's rc files as Debian installs them, not this host's (which the
+	# VM shares): the document's root shells (sudo bash) read them.
+	local f
+	for f in bashrc profile; do
+		[ ! -e "/usr/share/base-files/dot.$f" ] || cp "/usr/share/base-files/dot.$f" "/root/.$f"
+	done
+	# A fresh clone has no rootfs/: chapter 3 makes it (sudo mkdir rootfs).
+	rm -rf --one-file-system rootfs
+	podman_seed
+}
+
+# A fresh clone has not built the steps either: 9.0 runs make (in the VM's
+# overlay, or in the sandbox's copy of the checkout).
+fresh_clone() {
+	make -s clean >/dev/null
+}
+
+# podman pull always asks the registry (its --policy defaults to always, and
+# no configuration changes that in podman 4.3), so being in local storage is
+# not enough offline. The image the document names is imported into local
+# storage from a tarball of a busybox rootfs, pushed to a directory, and
+# served from there by busybox httpd on 127.0.0.1 as a registry mirror of
+# docker.io (a registries.conf drop-in): the document's own podman pull,
+# create and export then run unchanged, without network.
+podman_seed() {
+	local image repo_path tag mirror=127.0.0.1:5000 www="$tmp/registry" f manifest mtype
+	local i
+	image=''
+	for ((i = 0; i < DOC_NBLOCKS; i++)); do
+		if [ "${B_KIND[i]}" = term ] && [[ ${B_TEXT[i]} =~ podman\ pull\ ([^[:space:]]+) ]]; then
+			image=${BASH_REMATCH[1]}
+			break
+		fi
+	done
+	[ -n "$image" ] || return 0
+	[[ $image =~ ^docker\.io/([^:]+):([^:]+)$ ]] || die "cannot mirror image '$image' (want docker.io/NAME:TAG)"
+	repo_path=${BASH_REMATCH[1]} tag=${BASH_REMATCH[2]}
+	# busybox httpd picks the Content-Type by file extension: the tag must
+	# have one (3.20 -> .20).
+	[[ $tag == *.* ]] || die "cannot mirror tag '$tag' (busybox httpd needs an extension for the manifest type)"
+	./rootfs.sh --from busybox "$tmp/seed-rootfs" >/dev/null 2>&1 || die "rootfs.sh --from busybox failed"
+	# Alpine's image runs /bin/sh by default; podman create needs a command.
+	tar -C "$tmp/seed-rootfs" -c . | podman import -q --change 'CMD ["/bin/sh"]' - "$image" >/dev/null ||
+		die "podman import failed"
+	rm -rf "$tmp/seed-rootfs"
+	podman push -q "$image" "dir:$tmp/seed-dir" 2>/dev/null || die "podman push to dir: failed"
+	mkdir -p "$www/v2/$repo_path/manifests" "$www/v2/$repo_path/blobs"
+	echo '{}' >"$www/v2/index.html"
+	for f in "$tmp/seed-dir"/*; do
+		[[ ${f##*/} =~ ^[0-9a-f]{64}$ ]] && ln "$f" "$www/v2/$repo_path/blobs/sha256:${f##*/}"
+	done
+	manifest=$www/v2/$repo_path/manifests/$tag
+	ln "$tmp/seed-dir/manifest.json" "$manifest"
+	mtype=$(grep -o '"mediaType": *"[^"]*manifest[^"]*"' "$manifest" | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/') || true
+	if [ -z "$mtype" ]; then # OCI manifests may leave it out
+		mtype=application/vnd.docker.distribution.manifest.v2+json
+		! grep -q 'vnd.oci.image.config' "$manifest" || mtype=application/vnd.oci.image.manifest.v1+json
+	fi
+	echo ".${tag##*.}:$mtype" >"$tmp/httpd.conf"
+	busybox httpd -f -p "$mirror" -h "$www" -c "$tmp/httpd.conf" &
+	httpd_pid=$!
+	mkdir -p /etc/containers/registries.conf.d
+	cat >/etc/containers/registries.conf.d/zz-test-doc-mirror.conf <<EOF
+# test-doc (tests/doc/terminal.sh): serve $image offline.
+[[registry]]
+prefix = "docker.io/$repo_path"
+location = "docker.io/$repo_path"
+[[registry.mirror]]
+location = "$mirror/$repo_path"
+insecure = true
+EOF
+}
+
+# Natively with the real sudo, the document's root shells (sudo bash) save
+# their history to root's; put it back as it was.
+save_root_history() {
+	local h=/root/.bash_history
+	history_saved=absent
+	if [ -e "$h" ]; then
+		cp -p "$h" "$tmp/root_history"
+		history_saved=present
+	fi
+}
+restore_root_history() {
+	local h=/root/.bash_history
+	if [ "$history_saved" = present ]; then
+		cmp -s "$tmp/root_history" "$h" || cp -p "$tmp/root_history" "$h"
+	else
+		rm -f "$h"
+	fi
+}
+
+# --- Reporting ---
+doc_name=${DOC_FILE#"$DOC_REPO"/}
+n_blocks=0 n_lines=0 n_outputs=0 n_skipped=0 n_failed=0
+sec_name='' sec_blocks=0 sec_lines=0 sec_outputs=0 sec_fail=() sec_skip=''
+
+# A section's display name: numbered headings as they are, the others
+# ("確認方法 / 期待される結果") after their chapter's number.
+section_label() { # section_label SEC CHAP
+	if [[ $1 =~ ^[0-9] ]]; then
+		printf '%s' "$1"
+	else
+		printf '%s %s' "${2%%.*}." "$1"
+	fi
+}
+
+fail_at() { # fail_at DOC_LINE MESSAGE [DETAIL...]
+	local where="$doc_name:$1" msg=$2
+	shift 2
+	sec_fail+=("$where: $msg")
+	local d line
+	for d in "$@"; do
+		while IFS= read -r line; do
+			sec_fail+=("    $line")
+		done <<<"$d"
+	done
+}
+
+plural() { # plural N WORD: "1 block", "2 blocks"
+	if [ "$1" = 1 ]; then echo "$1 $2"; else echo "$1 ${2}s"; fi
+}
+
+section_end() {
+	[ -n "$sec_name" ] || return 0
+	local counts f
+	counts="$(plural "$sec_blocks" block), $(plural "$sec_lines" line), $(plural "$sec_outputs" output)"
+	if [ -n "$sec_skip" ] && ((sec_blocks == 0)); then
+		printf 'skip  %s: %s\n' "$sec_name" "$sec_skip"
+	elif ((${#sec_fail[@]})); then
+		printf 'FAIL  %s (%s)\n' "$sec_name" "$counts"
+		for f in "${sec_fail[@]}"; do
+			printf '        %s\n' "$f"
+		done
+		n_failed=$((n_failed + 1))
+	elif ((sec_blocks)); then
+		printf 'ok    %s (%s)\n' "$sec_name" "$counts"
+	fi
+	sec_name='' sec_blocks=0 sec_lines=0 sec_outputs=0 sec_fail=() sec_skip=''
+}
+
+# --- Running blocks ---
+# P_*[N]: a unit of terminal N still running while the other terminal acts.
+declare -A P_BLOCK=() P_UNIT=() P_K=() P_START=() P_OUT=() # P_START: its U_PREV
+broken="" # set when the chapter cannot go on (a command failed or hung)
+
+# The block of expected output after term block I, if any.
+expected_of() {
+	local j
+	for ((j = $1 + 1; j < DOC_NBLOCKS; j++)); do
+		case ${B_KIND[j]} in
+		output) echo "$j" && return 0 ;;
+		term) return 0 ;;
+		esac
+	done
+}
+
+# The terminal of the next term block after I ("" if none).
+next_terminal() {
+	local j
+	for ((j = $1 + 1; j < DOC_NBLOCKS; j++)); do
+		[ "${B_KIND[j]}" != term ] || {
+			echo "${B_ARG[j]}"
+			return 0
+		}
+	done
+}
+
+# Split block I's lines into units: one command line each, except that a
+# heredoc (<<EOF ... EOF) or a trailing backslash keeps lines together.
+# Sets UNITS[] (lines joined by \n) and UNIT_LINE[] (document line).
+split_units() {
+	local i=$1 line k=0 cur='' first=0 delim=''
+	UNITS=() UNIT_LINE=()
+	while IFS= read -r line; do
+		k=$((k + 1))
+		[ -n "$cur" ] || first=$((B_LINE[i] + k))
+		cur+=${cur:+$'\n'}$line
+		if [ -n "$delim" ]; then
+			[ "$line" != "$delim" ] || delim=''
+		elif [[ $line =~ \<\<-?[[:space:]]*[\'\"]?([A-Za-z_][A-Za-z0-9_]*) ]]; then
+			delim=${BASH_REMATCH[1]}
+		fi
+		if [ -z "$delim" ] && [[ $line != *\\ ]]; then
+			UNITS+=("$cur")
+			UNIT_LINE+=("$first")
+			cur=''
+		fi
+	done <<<"${B_TEXT[i]}"
+	[ -z "$cur" ] || {
+		UNITS+=("$cur")
+		UNIT_LINE+=("$first")
+	}
+}
+
+# check_unit I LINE TEXT [waited]: the status and error rules for one
+# finished unit of block I (see README). Fails (returns 1) with the reason
+# recorded. "waited": the unit waited for the other terminal, which usually
+# ends it (kill): its status is not checked.
+check_unit() {
+	local i=$1 line=$2 text=$3 waited=${4:-} exp first l ok pat
+	exp=$(expected_of "$i")
+	first=${text%%$'\n'*}
+	if ((U_MS > slowest_ms)) && [ -z "$waited" ]; then
+		slowest_ms=$U_MS slowest="$doc_name:$line \`$first\`"
+	fi
+	if [ -n "$VERBOSE" ]; then
+		printf '      $ %s   [status %s, %d.%d s]\n' "$first" "$U_STATUS" $((U_MS / 1000)) $((U_MS % 1000 / 100))
+		[ -z "$U_OUT" ] || printf '        %s\n' "${U_OUT//$'\n'/$'\n'        }"
+	fi
+	# An exit line's "exit" is the shell saying goodbye.
+	if [[ $first =~ ^exit([[:space:]]|$) ]]; then
+		U_OUT=$(grep -vx -e exit -e logout <<<"$U_OUT" || true)
+	fi
+	if [ "$U_STATUS" != 0 ] && [ -z "$exp" ] && [ -z "$waited" ] &&
+		! [[ $first =~ ^(exit|exec)([[:space:]]|$) ]] &&
+		! { [[ $first =~ ^timeout[[:space:]] ]] && [ "$U_STATUS" = 124 ]; }; then
+		fail_at "$line" "\`$first\` exited with status $U_STATUS (and the document shows no output for it)" \
+			"${U_OUT:-(no output)}"
+		return 1
+	fi
+	# make diff shows source code, whose strings say "error" on purpose.
+	[[ $first =~ ^(sudo\ )?(make\ diff|diff)\  ]] && return 0
+	local expected_lines=()
+	[ -z "$exp" ] || mapfile -t expected_lines < <(normalize <<<"${B_TEXT[exp]}")
+	shopt -s nocasematch
+	while IFS= read -r l; do
+		[[ $l =~ $err_re ]] || continue
+		ok=''
+		for pat in "${expected_lines[@]}"; do
+			[ "$pat" != '...' ] || continue
+			if [[ $l =~ $(to_regex "$pat") ]]; then
+				ok=1
+				break
+			fi
+		done
+		if [ -z "$ok" ]; then
+			shopt -u nocasematch
+			fail_at "$line" "\`$first\` printed an error the document does not show: $l"
+			return 1
+		fi
+	done < <(normalize <<<"$U_OUT")
+	shopt -u nocasematch
+	return 0
+}
+
+# check_output I OUT: block I's whole output against its output block.
+check_output() {
+	local i=$1 actual=$2 exp k
+	exp=$(expected_of "$i")
+	[ -n "$exp" ] || return 0
+	sec_outputs=$((sec_outputs + 1))
+	n_outputs=$((n_outputs + 1))
+	mapfile -t E < <(normalize <<<"${B_TEXT[exp]}")
+	mapfile -t A < <(normalize <<<"$actual")
+	R=()
+	for ((k = 0; k < ${#E[@]}; k++)); do
+		R[k]=$(to_regex "${E[k]}")
+	done
+	memo=()
+	match_from 0 0 && return 0
+	# A diff, whitespace normalised, of the document's lines (-) and the
+	# screen's (+); lines with placeholders or "..." show up as well.
+	local details=()
+	mapfile -t details < <(diff -U1 <(printf '%s\n' "${E[@]}") <(printf '%s\n' "${A[@]}") | tail -n +3)
+	fail_at "$((B_LINE[i] + 1))" "the output differs from the document's (line $((B_LINE[exp]))): -document +screen" "${details[@]}"
+	return 1
+}
+
+# finish_pending N: collect the unit of terminal N left running.
+finish_pending() {
+	local n=$1 i line text k
+	[ -n "${P_BLOCK[$n]:-}" ] || return 0
+	i=${P_BLOCK[$n]} k=${P_UNIT[$n]}
+	split_units "$i"
+	line=${UNIT_LINE[k]} text=${UNITS[k]}
+	U_PREV=${P_START[$n]}
+	unset "P_BLOCK[$n]"
+	if ! unit_finish "$n" "${P_K[$n]}"; then
+		fail_at "$line" "\`${text%%$'\n'*}\`: $U_WHY"
+		broken=1
+		return 1
+	fi
+	check_unit "$i" "$line" "$text" waited || {
+		broken=1
+		return 1
+	}
+	check_output "$i" "${P_OUT[$n]}${P_OUT[$n]:+$'\n'}$U_OUT"
+}
+
+# run_block I: type term block I into its terminal.
+run_block() {
+	local i=$1 n k text nlines rc blk_out=''
+	n=${B_ARG[i]}
+	finish_pending "$n" || return 1
+	split_units "$i"
+	sec_blocks=$((sec_blocks + 1))
+	n_blocks=$((n_blocks + 1))
+	for ((k = 0; k < ${#UNITS[@]}; k++)); do
+		text=${UNITS[k]}
+		mapfile -t lines <<<"$text"
+		nlines=${#lines[@]}
+		sec_lines=$((sec_lines + nlines))
+		n_lines=$((n_lines + nlines))
+		if ! unit_start "$n" "${lines[@]}"; then
+			fail_at "${UNIT_LINE[k]}" "\`${lines[0]}\`: $U_WHY"
+			broken=1
+			return 1
+		fi
+		# The block's last line may wait for the other terminal (nc -l,
+		# sleep 1000 until killed): if the next block is for the other
+		# terminal and the screen has gone quiet, leave it running.
+		if ((k == ${#UNITS[@]} - 1)) && [ -n "$(next_terminal "$i")" ] &&
+			[ "$(next_terminal "$i")" != "$n" ]; then
+			rc=0
+			wait_idle "$n" "$LINE_TIMEOUT" "$SETTLE" || rc=$?
+			if ((rc == 3)); then
+				P_BLOCK[$n]=$i P_UNIT[$n]=$k P_K[$n]=$nlines P_START[$n]=$U_PREV P_OUT[$n]=$blk_out
+				return 0
+			fi
+		fi
+		if ! unit_finish "$n" "$nlines"; then
+			fail_at "${UNIT_LINE[k]}" "\`${lines[0]}\`: $U_WHY"
+			broken=1
+			return 1
+		fi
+		check_unit "$i" "${UNIT_LINE[k]}" "$text" || {
+			broken=1
+			return 1
+		}
+		blk_out+=${blk_out:+$'\n'}$U_OUT
+	done
+	check_output "$i" "$blk_out"
+}
+
+# After a failure or at a chapter's end: terminals back to idle host shells.
+recover_terminals() {
+	local n
+	for n in 1 2; do
+		unset "P_BLOCK[$n]"
+		term_reset "$n"
+	done
+}
+
+# --- Main ---
+start=$SECONDS
+if [ -n "$in_vm" ]; then
+	vm_setup
+fi
+fresh_clone
+if [ -z "$in_vm" ] && command -v sudo >/dev/null && [ "$(command -v sudo)" != "$tmp/bin/sudo" ]; then
+	save_root_history
+fi
+term_start 1
+term_start 2
+
+chap='' chap_label='' chap_state='' chap_skip='' chap_has_blocks=''
+chapter_end() {
+	[ -n "$chap" ] || return 0
+	local n failed_here=''
+	for n in 1 2; do
+		if [ -n "${P_BLOCK[$n]:-}" ] && [ -z "$broken" ]; then
+			finish_pending "$n" || failed_here=1
+		fi
+	done
+	section_end
+	[ -n "$chap_has_blocks" ] || return 0
+	# Every terminal must be back at its own shell, with nothing running.
+	for n in 1 2; do
+		if [ -z "$broken" ] && [ "$(pane_tree "$n" | wc -l)" -gt 1 ]; then
+			printf 'FAIL  %s: terminal %s did not return to the host shell (still running: %s)\n' \
+				"$chap_label" "$n" "$(pane_tree "$n" | awk 'NR > 1 { printf "%s ", $2 }')"
+			failed_here=1
+			n_failed=$((n_failed + 1))
+		fi
+	done
+	if [ -n "$failed_here$broken" ]; then
+		recover_terminals
+	fi
+	if ! diff -u <(printf '%s\n' "$chap_state") <(host_state) >"$tmp/state.diff"; then
+		printf 'FAIL  %s: the host is not as the chapter found it\n' "$chap_label"
+		sed -n '3,$p' "$tmp/state.diff" | grep '^[-+]' | sed 's/^/        /'
+		n_failed=$((n_failed + 1))
+	else
+		printf 'ok    %s: host state unchanged\n' "$chap_label"
+	fi
+}
+
+for ((i = 0; i < DOC_NBLOCKS; i++)); do
+	if [ "${B_CHAP[i]}" != "$chap" ]; then
+		chapter_end
+		chap=${B_CHAP[i]} chap_label=$chap chap_skip='' chap_has_blocks='' broken=''
+		chap_state=$(host_state)
+		# Shorter screens to read back; the last status lines stay visible.
+		tm clear-history -t doc:t1 \; clear-history -t doc:t2
+		if [ -n "$ONLY" ] && ! [[ $chap =~ $ONLY ]]; then
+			chap_skip="not selected by DOC_ONLY=$ONLY"
+		fi
+	fi
+	label=$(section_label "${B_SEC[i]}" "$chap")
+	if [ "$label" != "$sec_name" ]; then
+		# A section ends with nothing left running in it.
+		for n in 1 2; do
+			if [ -n "${P_BLOCK[$n]:-}" ] && [ -z "$broken" ] && ! finish_pending "$n"; then
+				broken=1
+			fi
+		done
+		section_end
+		sec_name=$label
+	fi
+	[ "${B_KIND[i]}" = term ] || continue
+	[ -n "$chap_skip" ] || chap_skip=$(native_skip_reason "${B_TEXT[i]}")
+	if [ -n "$chap_skip" ]; then
+		sec_skip=$chap_skip
+		n_skipped=$((n_skipped + 1))
+		continue
+	fi
+	chap_has_blocks=1
+	if [ -n "$broken" ]; then
+		# After a command failed or hung, the chapter's later blocks would
+		# run in the wrong place (a container shell that never started, ...).
+		# (A mere output difference does not stop the chapter.)
+		[ -n "$sec_skip" ] || sec_skip="not run: an earlier block of this chapter failed"
+		n_skipped=$((n_skipped + 1))
+		continue
+	fi
+	run_block "$i" || true
+done
+chapter_end
+
+elapsed=$((SECONDS - start))
+echo "$n_blocks blocks, $n_lines lines executed, $n_outputs outputs checked; $n_skipped blocks skipped; $((elapsed / 60)) min $((elapsed % 60)) s"
+[ -z "$slowest" ] || echo "slowest line: $slowest, $((slowest_ms / 1000)).$((slowest_ms % 1000 / 100)) s (DOC_LINE_TIMEOUT=$LINE_TIMEOUT)"
+if ((n_failed)); then
+	echo "$prog: $n_failed sections failed" >&2
+	exit 1
+fi
+if [ -n "$in_vm" ] && ((n_skipped)); then
+	echo "$prog: $n_skipped blocks skipped in the VM, where every block must run" >&2
+	exit 1
+fi
