@@ -23,6 +23,7 @@ help:
 	@echo "sudo make run       build, prepare rootfs/, start $(NEWEST) with a shell (STEP=03: another)"
 	@echo "sudo make test      run the test suite (bats)"
 	@echo "sudo make test-vm   run the test suite in a cgroup v2 VM"
+	@echo "sudo make test-doc  type the document's commands in tmux (cgroup v2 VM)"
 	@echo "sudo make bench     start latency of each step next to unshare, runc, crun"
 	@echo "sudo make bench-vm  the same in the cgroup v2 VM (steps 04-06; ratios)"
 	@echo "sudo make reset     remove what crashed runs left behind"
