@@ -218,6 +218,19 @@ for rt in runc crun; do
 	fi
 done
 
+# --- What step05's feature costs the kernel alone, to compare with its +prev:
+# `ip -batch` creating and deleting a veth pair, minus the same ip doing two
+# no-op requests. Both run in a netns of their own that dies with unshare, so
+# nothing reaches the host's network. ---
+printf '%s\n' 'link add wsbench0 type veth peer name wsbench1' 'link del wsbench0' >"$tmp/veth.batch"
+printf '%s\n' 'link set lo down' 'link set lo down' >"$tmp/noop.batch"
+if command -v ip >/dev/null; then
+	try veth unshare --net ip -batch "$tmp/veth.batch" || true
+	try veth-base unshare --net ip -batch "$tmp/noop.batch" || true
+else
+	why[veth]="no ip (apt-get install iproute2)"
+fi
+
 # --- Measure: N rounds, one run of each candidate per round. ---
 echo "$prog: $n rounds of ${#names[@]} runtimes (${names[*]}); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 load_before=$(cut -d' ' -f1 /proc/loadavg)
@@ -284,6 +297,14 @@ echo
 echo "median/p90: wall time from spawn to reaped exit (the runtime's whole life, including cleanup);"
 echo "+prev: median minus the previous step's (what the new feature costs); peak RSS: max ru_maxrss"
 echo "from wait4 (the runtime process, or the largest of the children it reaped)."
+echo
+if [ -n "${med[veth]:-}" ] && [ -n "${med[veth-base]:-}" ]; then
+	echo "Kernel cost of step05's feature alone: creating and deleting a veth pair takes" \
+		"$(awk -v a="${med[veth]}" -v b="${med[veth-base]}" 'BEGIN { printf "%.2f", (a - b) / 1e6 }') ms"
+	echo "(median of ip -batch add+del in a new netns, $(ms "${med[veth]}") ms, minus the same with two no-ops, $(ms "${med[veth-base]}") ms)."
+else
+	echo "Kernel cost of a veth pair: not measured (${why[veth]:-${why[veth-base]:-}})"
+fi
 
 # --- Optional: the wall time of the test suites. ---
 if [ -n "$suite" ]; then

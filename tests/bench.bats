@@ -31,6 +31,8 @@ setup() {
 	grep -Eq '^unshare +[0-9]+\.[0-9]+ ' <<<"$output"
 	grep -q '^runc ' <<<"$output"
 	grep -q '^crun ' <<<"$output"
+	# The kernel's own cost of a veth pair, beside step05's +prev.
+	grep -Eq "^Kernel cost of step05's feature alone: .* -?[0-9]+\.[0-9]+ ms$" <<<"$output"
 	assert_host_unchanged
 }
 
