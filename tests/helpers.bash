@@ -19,15 +19,8 @@ require_root() {
 	fi
 }
 
-# True when /sys/fs/cgroup is a pure cgroup v2 mount with the controllers
-# that step04 and later need.
-cgroup_v2_ready() {
-	[ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] || return 1
-	local c
-	for c in memory cpu pids; do
-		grep -qw "$c" /sys/fs/cgroup/cgroup.controllers || return 1
-	done
-}
+# shellcheck source=tests/cgroup_v2.bash
+source "$REPO/tests/cgroup_v2.bash"
 
 # Tests that need cgroup v2 controllers skip on hosts without them (the VM
 # run covers them); inside the VM (WORKSHOP_TEST_VM=1) they must never skip.

@@ -20,6 +20,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=tests/doc/lib.bash
 source "$here/lib.bash"
+# shellcheck source=tests/cgroup_v2.bash
+source "$here/../cgroup_v2.bash"
 
 in_vm=${WORKSHOP_TEST_VM:-}
 LINE_TIMEOUT=${DOC_LINE_TIMEOUT:-$([ -n "$in_vm" ] && echo 90 || echo 30)}
@@ -465,13 +467,6 @@ host_state() {
 # the cgroup parts cannot work, and a native run must not rebuild the
 # rootfs/ or touch podman storage that others on this machine share: from
 # the first such block, the rest of its chapter is skipped, with the reason.
-cgroup_v2_ready() {
-	[ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] || return 1
-	local c
-	for c in memory cpu pids; do
-		grep -qw "$c" /sys/fs/cgroup/cgroup.controllers || return 1
-	done
-}
 native_skip_reason() { # native_skip_reason TEXT
 	[ -z "$in_vm" ] || return 0
 	if ! cgroup_v2_ready && [[ $1 =~ cgroup|step0[4-9]|make\ (doctor|run) ]]; then
