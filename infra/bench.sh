@@ -316,9 +316,11 @@ if [ -n "$suite" ]; then
 		rc=0
 		make -s -C "$repo" "$target" </dev/null >"$tmp/$target.log" 2>&1 || rc=$?
 		end=${EPOCHREALTIME/./}
-		printf 'make %-8s %6.1f s wall, exit %d, %d ok, %d not ok\n' "$target" \
+		# TAP: a skipped test is "ok N name # skip reason"; count it apart.
+		printf 'make %-8s %6.1f s wall, exit %d, %s\n' "$target" \
 			"$(awk -v us=$((end - start)) 'BEGIN { print us / 1e6 }')" "$rc" \
-			"$(grep -c '^ok ' "$tmp/$target.log" || true)" "$(grep -c '^not ok ' "$tmp/$target.log" || true)"
+			"$(awk '/^ok .* # skip/ { s++; next } /^ok / { p++ } /^not ok / { f++ }
+				END { printf "%d passed, %d failed, %d skipped", p, f, s }' "$tmp/$target.log")"
 	done
 	[ -n "${targets[1]:-}" ] || echo "make test-vm: not timed inside the VM (no nested VM)"
 fi
