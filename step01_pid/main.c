@@ -13,14 +13,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,7 +32,6 @@
 #define EXIT_CANNOT_INVOKE 126
 #define EXIT_NOT_FOUND 127
 
-#define STACK_SIZE (1024 * 1024)
 #define GRACE_SECONDS 2		/* after a forwarded signal, before SIGKILL */
 
 struct container {
@@ -148,18 +148,15 @@ static void exec_command(char **argv)
 	     "cannot run %s: %s", argv[0], strerror(errno));
 }
 
-/* The child of clone(): set up the container from the inside, then become
+/* The child of clone3(): set up the container from the inside, then become
  * the command. Any failure here reaches the runtime over status_pipe. */
-static int container_main(void *arg)
+static void container_main(struct container *c)
 {
-	struct container *c = arg;
-
 	close(c->status_pipe[0]);
 	status_pipe = c->status_pipe[1];
 	die_with_runtime();
 	reset_signals();
 	exec_command(c->argv);
-	return EXIT_RUNTIME_FAILED;	/* not reached */
 }
 
 /* ---- On the host (the runtime) ---------------------------------------- */
@@ -224,24 +221,24 @@ static void forward_signals(pid_t pid, const sigset_t *set)
 		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
 }
 
-/* clone() the container's first process into new namespaces. */
+/* clone3() the container's first process into new namespaces. Like fork(),
+ * it returns twice: 0 in the child, the child's PID in the runtime. */
 static void start_container(struct container *c)
 {
-	int flags = SIGCHLD;	/* tell us when it exits, like fork() */
-	char *stack;
+	struct clone_args args = { .exit_signal = SIGCHLD };	/* tell us when it exits, like fork() */
+	long pid;
 
-	flags |= CLONE_NEWPID;	/* its own PID numbers: the command is PID 1 */
+	args.flags |= CLONE_NEWPID;	/* its own PID numbers: the command is PID 1 */
 	/* O_CLOEXEC: a successful exec closes the child's end, which is how the
 	 * runtime knows that setup went well. */
 	if (pipe2(c->status_pipe, O_CLOEXEC) < 0)
 		fail(EXIT_RUNTIME_FAILED, "pipe: %s", strerror(errno));
-	/* The child runs on its own stack; stacks grow down, so pass its top. */
-	stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
-		fail(EXIT_RUNTIME_FAILED, "mmap stack: %s", strerror(errno));
-	c->pid = clone(container_main, stack + STACK_SIZE, flags, c);
-	if (c->pid < 0)
-		fail(EXIT_RUNTIME_FAILED, "clone: %s", strerror(errno));
+	pid = syscall(SYS_clone3, &args, sizeof args);	/* glibc has no clone3() wrapper */
+	if (pid < 0)
+		fail(EXIT_RUNTIME_FAILED, "clone3: %s", strerror(errno));
+	if (pid == 0)
+		container_main(c);	/* the child: it execs the command or exits */
+	c->pid = pid;
 	close(c->status_pipe[1]);
 }
 

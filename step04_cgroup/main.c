@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -26,10 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
@@ -43,7 +44,6 @@
 #define EXIT_CANNOT_INVOKE 126
 #define EXIT_NOT_FOUND 127
 
-#define STACK_SIZE (1024 * 1024)
 #define GRACE_SECONDS 2		/* after a forwarded signal, before SIGKILL */
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
@@ -55,10 +55,10 @@ struct container {
 	int status_pipe[2];	/* child -> runtime: setup failed, exit with this status */
 	pid_t pid;		/* the container's PID 1, as the host sees it */
 	const char *rootfs;	/* the directory that becomes the container's / */
-	int sync_pipe[2];	/* runtime -> child: the host side is ready, go on */
 	long long memory;	/* memory.max in bytes */
 	double cpus;		/* cpu.max as a number of CPUs */
 	long pids_limit;	/* pids.max */
+	int cgroup_fd;		/* its cgroup's directory, for CLONE_INTO_CGROUP */
 };
 
 /* In the child: its end of status_pipe, to tell the runtime why it failed. */
@@ -320,21 +320,6 @@ static void die_with_runtime(void)
 		fail(EXIT_RUNTIME_FAILED, "prctl PR_SET_PDEATHSIG: %s", strerror(errno));
 }
 
-/* Block until the runtime has put the host side in place. */
-static void wait_for_runtime(struct container *c)
-{
-	char go;
-	ssize_t length;
-
-	close(c->sync_pipe[1]);
-	length = read(c->sync_pipe[0], &go, 1);
-	if (length < 0)
-		fail(EXIT_RUNTIME_FAILED, "read sync pipe: %s", strerror(errno));
-	if (length == 0)
-		_exit(EXIT_RUNTIME_FAILED);	/* the runtime gave up and said why */
-	close(c->sync_pipe[0]);
-}
-
 /* A rootfs from podman export has an empty /dev. The container gets a few
  * device nodes of its own on a tmpfs, never the host's whole /dev. */
 static void mount_dev(void)
@@ -419,20 +404,16 @@ static void exec_command(char **argv)
 	     "cannot run %s: %s", argv[0], strerror(errno));
 }
 
-/* The child of clone(): set up the container from the inside, then become
+/* The child of clone3(): set up the container from the inside, then become
  * the command. Any failure here reaches the runtime over status_pipe. */
-static int container_main(void *arg)
+static void container_main(struct container *c)
 {
-	struct container *c = arg;
-
 	close(c->status_pipe[0]);
 	status_pipe = c->status_pipe[1];
 	die_with_runtime();
-	wait_for_runtime(c);
 	enter_rootfs(c->rootfs);
 	reset_signals();
 	exec_command(c->argv);
-	return EXIT_RUNTIME_FAILED;	/* not reached */
 }
 
 /* ---- On the host (the runtime) ---------------------------------------- */
@@ -534,6 +515,9 @@ static void create_cgroup(struct container *c)
 		fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", cgroup_dir, strerror(errno));
 	if (atexit(remove_cgroup) != 0)
 		fail(EXIT_RUNTIME_FAILED, "atexit: cannot register the cgroup's removal");
+	c->cgroup_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->cgroup_fd < 0)
+		fail(EXIT_RUNTIME_FAILED, "open %s: %s", cgroup_dir, strerror(errno));
 	snprintf(value, sizeof value, "%lld", c->memory);
 	set_limit("memory.max", value);
 	/* Without swap the OOM killer acts at memory.max instead of swapping. */
@@ -543,23 +527,6 @@ static void create_cgroup(struct container *c)
 	set_limit("cpu.max", value);
 	snprintf(value, sizeof value, "%ld", c->pids_limit);
 	set_limit("pids.max", value);
-}
-
-/* The child waits on sync_pipe, so it enters the cgroup before it execs. */
-static void join_cgroup(struct container *c)
-{
-	char pid[16];
-
-	snprintf(pid, sizeof pid, "%d", (int)c->pid);
-	set_limit("cgroup.procs", pid);
-}
-
-/* Let the child go on: the host side is ready. */
-static void release_container(struct container *c)
-{
-	if (write(c->sync_pipe[1], "g", 1) != 1)
-		fail(EXIT_RUNTIME_FAILED, "write sync pipe: %s", strerror(errno));
-	close(c->sync_pipe[1]);
 }
 
 static pid_t container_pid;			/* for the signal handlers */
@@ -621,30 +588,31 @@ static void forward_signals(pid_t pid, const sigset_t *set)
 		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
 }
 
-/* clone() the container's first process into new namespaces. */
+/* clone3() the container's first process into new namespaces. Like fork(),
+ * it returns twice: 0 in the child, the child's PID in the runtime. */
 static void start_container(struct container *c)
 {
-	int flags = SIGCHLD;	/* tell us when it exits, like fork() */
-	char *stack;
+	struct clone_args args = { .exit_signal = SIGCHLD };	/* tell us when it exits, like fork() */
+	long pid;
 
-	flags |= CLONE_NEWPID;	/* its own PID numbers: the command is PID 1 */
-	flags |= CLONE_NEWNS;	/* its own mount table */
-	flags |= CLONE_NEWNET;	/* its own network interfaces */
+	args.flags |= CLONE_NEWPID;	/* its own PID numbers: the command is PID 1 */
+	args.flags |= CLONE_NEWNS;	/* its own mount table */
+	args.flags |= CLONE_NEWNET;	/* its own network interfaces */
+	/* Born in its cgroup: limited from its first instruction, and no moving a
+	 * running process between cgroups, which waits for an RCU grace period. */
+	args.flags |= CLONE_INTO_CGROUP;
+	args.cgroup = c->cgroup_fd;
 	/* O_CLOEXEC: a successful exec closes the child's end, which is how the
 	 * runtime knows that setup went well. */
 	if (pipe2(c->status_pipe, O_CLOEXEC) < 0)
 		fail(EXIT_RUNTIME_FAILED, "pipe: %s", strerror(errno));
-	if (pipe2(c->sync_pipe, O_CLOEXEC) < 0)
-		fail(EXIT_RUNTIME_FAILED, "pipe: %s", strerror(errno));
-	/* The child runs on its own stack; stacks grow down, so pass its top. */
-	stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
-		fail(EXIT_RUNTIME_FAILED, "mmap stack: %s", strerror(errno));
-	c->pid = clone(container_main, stack + STACK_SIZE, flags, c);
-	if (c->pid < 0)
-		fail(EXIT_RUNTIME_FAILED, "clone: %s", strerror(errno));
+	pid = syscall(SYS_clone3, &args, sizeof args);	/* glibc has no clone3() wrapper */
+	if (pid < 0)
+		fail(EXIT_RUNTIME_FAILED, "clone3: %s", strerror(errno));
+	if (pid == 0)
+		container_main(c);	/* the child: it execs the command or exits */
+	c->pid = pid;
 	close(c->status_pipe[1]);
-	close(c->sync_pipe[0]);
 }
 
 /* Wait for PID 1 to exit and turn what happened into the exit status.
@@ -690,7 +658,5 @@ int main(int argc, char *argv[])
 	create_cgroup(&c);
 	start_container(&c);
 	forward_signals(c.pid, &signals);
-	join_cgroup(&c);
-	release_container(&c);
 	return wait_for_container(&c);	/* exit() then runs the cleanups registered with atexit */
 }

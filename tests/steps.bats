@@ -29,14 +29,14 @@ removed_lines() {
 	[ "$added" = "$(printf '%s\n' \
 		'+ *   step03_net     + a network namespace: its own interfaces, only lo' \
 		'+#define STEP_NAME "step03_net"' \
-		'+	flags |= CLONE_NEWNET;	/* its own network interfaces */')" ]
+		'+	args.flags |= CLONE_NEWNET;	/* its own network interfaces */')" ]
 }
 
 @test "steps: make diff STEP=06 adds the UTS and IPC namespaces and --hostname" {
 	run make -s -C "$REPO" diff STEP=06
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"+	flags |= CLONE_NEWUTS;"* ]]
-	[[ "$output" == *"+	flags |= CLONE_NEWIPC;"* ]]
+	[[ "$output" == *"+	args.flags |= CLONE_NEWUTS;"* ]]
+	[[ "$output" == *"+	args.flags |= CLONE_NEWIPC;"* ]]
 	[[ "$output" == *'+		{ "hostname", required_argument, NULL, OPT_HOSTNAME },'* ]]
 	[[ "$output" == *"+	if (sethostname(hostname, strlen(hostname)) < 0)"* ]]
 }
