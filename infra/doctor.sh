@@ -57,7 +57,10 @@ check_kernel() {
 	rel=$(uname -r)
 	IFS=. read -r major minor _ <<<"$rel"
 	minor=${minor%%[!0-9]*}
-	if [ "$major" -gt 5 ] || { [ "$major" -eq 5 ] && [ "${minor:-0}" -ge 14 ]; }; then
+	if [ "$major" -lt 5 ] || { [ "$major" -eq 5 ] && [ "${minor:-0}" -lt 7 ]; }; then
+		bad kernel "$rel: older than 5.7; the steps need clone3 (5.3) and, from step04, CLONE_INTO_CGROUP (5.7)" \
+			"fix: a newer kernel, e.g. Ubuntu 22.04 or later; or: sudo make test-vm"
+	elif [ "$major" -gt 5 ] || [ "${minor:-0}" -ge 14 ]; then
 		ok kernel "$rel (>= 5.14: cgroup.kill stops a whole container at once)"
 	else
 		warn kernel "$rel: older than 5.14, no cgroup.kill; processes are killed one by one, which races with fork" \
