@@ -214,6 +214,8 @@ if [ ${#failed[@]} -eq 0 ]; then
 fi
 if has_failed root namespaces cc make ip rootfs; then
 	summary="no step works yet: fix the ✗ items above ($(printf '%s, ' "${failed[@]}" | sed 's/, $//'))"
+elif has_failed kernel; then
+	summary="steps 04-06 need a kernel >= 5.7, steps 01-03 one >= 5.3 (this is $(uname -r))"
 elif has_failed "cgroup v2"; then
 	summary="steps 01-03 work on this host; steps 04-06 need cgroup v2"
 	! has_failed veth || summary+=" and veth"
