@@ -284,6 +284,7 @@ for name in "${steps[@]}" unshare runc crun; do
 	[[ $name != step* ]] || prev=$name
 	note=''
 	case $name in
+	step01_*) note="no rootfs yet: it runs the host's /bin/true" ;;
 	unshare) note="namespaces + chroot only: no cgroup, no veth, no /proc or /dev" ;;
 	runc) note="RSS: the Go binary (runc and its runc init child)" ;;
 	crun) note="RSS: crun (C) and its container child" ;;
