@@ -50,9 +50,20 @@ for c in $(</sys/fs/cgroup/cgroup.controllers); do
 done
 
 # Plain (no nodev/nosuid) like an on-disk /tmp: tests may build container
-# root filesystems with device nodes under $BATS_TMPDIR.
+# root filesystems with device nodes under $BATS_TMPDIR. A checkout that
+# lives there itself (a CI clone in /tmp) is moved onto the new tmpfs.
+cwd=$(<"$vm/cwd")
 for d in /tmp /var/tmp; do
-	mount -t tmpfs -o mode=1777 tmpfs "$d"
+	if [[ $cwd == "$d"/* ]]; then
+		mkdir /run/checkout
+		mount --bind "$cwd" /run/checkout
+		mount -t tmpfs -o mode=1777 tmpfs "$d"
+		mkdir -p "$cwd"
+		mount --move /run/checkout "$cwd"
+		rmdir /run/checkout
+	else
+		mount -t tmpfs -o mode=1777 tmpfs "$d"
+	fi
 done
 # podman's overlay storage cannot sit on the overlay root (it would fall back
 # to fuse-overlayfs, which has no /dev/fuse here): give it a tmpfs, empty
@@ -83,7 +94,6 @@ fi
 # TERM, CI, ... chosen by run-in-vm.sh, one NUL-terminated VAR=value each.
 mapfile -d '' -t host_env <"$vm/env"
 mapfile -d '' -t cmd <"$vm/cmd"
-cwd=$(<"$vm/cwd")
 # Leave /run as clean as a host's (and the nonce out of the command's reach).
 rm -rf "$vm"
 cd "$cwd"
