@@ -122,15 +122,8 @@ parent=$(dirname "$dir")
 
 # Anything mounted at or under DIR belongs to a running or crashed container;
 # deleting the tree would reach into those mounts.
-mounts_under() {
-	local target
-	while read -r _ _ _ _ target _; do
-		target=$(printf '%b' "$target")
-		case $target in
-		"$1" | "$1"/*) echo "$target" ;;
-		esac
-	done </proc/self/mountinfo
-}
+# shellcheck source=infra/mounts.bash
+source "$script_dir/infra/mounts.bash"
 
 if [ -e "$dir" ] || [ -L "$dir" ]; then
 	if [ -L "$dir" ] || [ ! -d "$dir" ]; then

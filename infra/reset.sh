@@ -75,17 +75,12 @@ while read -r name; do
 	fi # else: it was the peer of one already deleted
 done < <(ip -o link show type veth | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep '^ws-' || true)
 
-# Mount points at or under the rootfs, deepest first; mountinfo escapes
-# spaces and the like as octal (\040).
+# Mount points at or under the rootfs, deepest first.
+# shellcheck source=infra/mounts.bash
+source "$repo/infra/mounts.bash"
 rootfs_real=$(realpath -m "$rootfs")
 ours() {
-	local target
-	while read -r _ _ _ _ target _; do
-		target=$(printf '%b' "$target")
-		case $target in
-		"$rootfs_real" | "$rootfs_real"/*) echo "$target" ;;
-		esac
-	done </proc/self/mountinfo | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2-
+	mounts_under "$rootfs_real" | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2-
 }
 declare -A stuck=()
 for _ in $(seq 1000); do
