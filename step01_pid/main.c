@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -36,7 +37,7 @@
 
 struct container {
 	char **argv;		/* the command and its arguments */
-	int status_pipe[2];	/* child -> runtime: setup failed, exit with this status */
+	int status_pipe[2];	/* child -> runtime: 0 = about to exec, else a failure's exit status */
 	pid_t pid;		/* the container's PID 1, as the host sees it */
 };
 
@@ -118,13 +119,33 @@ static void require_root(void)
 		     program_invocation_name);
 }
 
+/* Started with fd 0, 1 or 2 closed, the runtime's first pipe would get that
+ * number, and the container's output would go into the pipe. /dev/null
+ * takes each closed one first, as runc and crun do. */
+static void open_stdio(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			fail(EXIT_RUNTIME_FAILED, "open /dev/null as fd %d: %s", fd, strerror(errno));
+}
+
 /* ---- Inside the container (the child) --------------------------------- */
 
-/* If the runtime dies, even by SIGKILL, the kernel kills the container too. */
+/* If the runtime dies, even by SIGKILL, the kernel kills the container too.
+ * That holds only from prctl on: a runtime that died before has closed its
+ * end of status_pipe, which poll reports on ours as POLLERR. A command that
+ * changes its uid (setpriv, su-exec) loses the death signal; from step04 on,
+ * make reset still finds it by its cgroup and kills it. */
 static void die_with_runtime(void)
 {
+	struct pollfd runtime = { .fd = status_pipe, .events = POLLOUT };
+
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		fail(EXIT_RUNTIME_FAILED, "prctl PR_SET_PDEATHSIG: %s", strerror(errno));
+	if (poll(&runtime, 1, 0) < 0)
+		fail(EXIT_RUNTIME_FAILED, "poll status pipe: %s", strerror(errno));
+	if (runtime.revents & POLLERR)
+		_exit(EXIT_RUNTIME_FAILED);	/* the runtime is gone: nobody to tell */
 }
 
 /* A shell runs background jobs with SIGINT ignored, and we blocked signals
@@ -143,6 +164,14 @@ static void reset_signals(void)
 
 static void exec_command(char **argv)
 {
+	int setup_done = 0;
+
+	/* Every fd but 0-2 closes at the exec: one the caller left open (run
+	 * 3</) would be a way back to the host's files (runc's CVE-2024-21626). */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		fail(EXIT_RUNTIME_FAILED, "close_range: %s", strerror(errno));
+	if (write(status_pipe, &setup_done, sizeof setup_done) != sizeof setup_done)
+		fail(EXIT_RUNTIME_FAILED, "write status pipe: %s", strerror(errno));
 	execvp(argv[0], argv);
 	fail(errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE,
 	     "cannot run %s: %s", argv[0], strerror(errno));
@@ -163,7 +192,6 @@ static void container_main(struct container *c)
 
 
 static pid_t container_pid;			/* for the signal handlers */
-static volatile sig_atomic_t forwarded_signal;	/* what the runtime was sent */
 
 /* Signals sent to the runtime are passed on to the container. Ctrl-C and
  * Ctrl-\ typed at the terminal (si_code SI_KERNEL) go to the terminal's
@@ -177,7 +205,6 @@ static void forward_signal(int sig, siginfo_t *info, void *context)
 	(void)context;
 	if ((sig == SIGINT || sig == SIGQUIT) && info->si_code == SI_KERNEL)
 		return;
-	forwarded_signal = sig;
 	kill(container_pid, sig);
 	alarm(GRACE_SECONDS);
 	errno = saved;
@@ -196,7 +223,17 @@ static void kill_container(int sig)
 
 static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
-/* Hold these signals until the handlers know the container's PID. */
+/* A write to a pipe whose reader is gone (a child that died during setup)
+ * must fail with EPIPE, which the runtime can report, instead of killing it
+ * without a word. The child sets SIGPIPE back to default before the exec. */
+static void ignore_sigpipe(void)
+{
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fail(EXIT_RUNTIME_FAILED, "ignore SIGPIPE: %s", strerror(errno));
+}
+
+/* Hold these signals until the command has started (wait_for_start): a
+ * child still setting up is PID 1 without handlers, and would drop them. */
 static void block_signals(sigset_t *set)
 {
 	sigemptyset(set);
@@ -229,8 +266,8 @@ static void start_container(struct container *c)
 	long pid;
 
 	args.flags |= CLONE_NEWPID;	/* its own PID numbers: the command is PID 1 */
-	/* O_CLOEXEC: a successful exec closes the child's end, which is how the
-	 * runtime knows that setup went well. */
+	/* O_CLOEXEC: a successful exec closes the child's end; that EOF is how
+	 * the runtime knows that the command started. */
 	if (pipe2(c->status_pipe, O_CLOEXEC) < 0)
 		fail(EXIT_RUNTIME_FAILED, "pipe: %s", strerror(errno));
 	pid = syscall(SYS_clone3, &args, sizeof args);	/* glibc has no clone3() wrapper */
@@ -242,25 +279,54 @@ static void start_container(struct container *c)
 	close(c->status_pipe[1]);
 }
 
-/* Wait for PID 1 to exit and turn what happened into the exit status.
- * WNOWAIT leaves it a zombie until the runtime exits, so its PID cannot be
- * reused by another process while a late signal handler might kill() it. */
-static int wait_for_container(struct container *c)
+/* Wait until PID 1 exits. WNOWAIT leaves it a zombie until the runtime
+ * exits, so its PID cannot be reused by another process while a late signal
+ * handler might kill() it. */
+static siginfo_t wait_for_exit(struct container *c)
 {
 	siginfo_t exited;
-	int reported;
-	ssize_t length;
 
 	while (waitid(P_PID, c->pid, &exited, WEXITED | WNOWAIT) < 0)
 		if (errno != EINTR)
 			fail(EXIT_RUNTIME_FAILED, "waitid: %s", strerror(errno));
-	length = read(c->status_pipe[0], &reported, sizeof reported);
-	if (length < 0)
-		fail(EXIT_RUNTIME_FAILED, "read status pipe: %s", strerror(errno));
-	if (length == sizeof reported)
-		return reported;	/* setup failed inside; the child said why */
-	if (forwarded_signal)
-		return 128 + forwarded_signal;
+	return exited;
+}
+
+/* The child reports over status_pipe: 0 when setup is done and it is about
+ * to exec, or the exit status of a failure it has explained on stderr. EOF
+ * after the 0 means the exec succeeded (O_CLOEXEC closed the pipe); EOF
+ * before it, that the child died during setup: then the command never ran,
+ * and the runtime failed, whatever signal killed the child. */
+static void wait_for_start(struct container *c)
+{
+	int reported, setup_done = 0;
+	ssize_t length;
+	siginfo_t exited;
+
+	while ((length = read(c->status_pipe[0], &reported, sizeof reported)) == sizeof reported) {
+		if (reported != 0) {
+			wait_for_exit(c);
+			exit(reported);	/* setup or exec failed inside; the child said why */
+		}
+		setup_done = 1;
+	}
+	if (length != 0)
+		fail(EXIT_RUNTIME_FAILED, "read status pipe: %s", length < 0 ? strerror(errno) : "short read");
+	if (setup_done)
+		return;		/* the command runs */
+	exited = wait_for_exit(c);
+	if (exited.si_code == CLD_EXITED)
+		fail(EXIT_RUNTIME_FAILED, "the container exited with status %d during setup", exited.si_status);
+	fail(EXIT_RUNTIME_FAILED, "the container was killed by SIG%s during setup", sigabbrev_np(exited.si_status));
+}
+
+/* Turn how PID 1 ended into the exit status, as docker run does: its own
+ * status, or 128+N if signal N killed it. A signal it caught, forwarded by
+ * us or not, is its own business and shows only in the status it chose. */
+static int wait_for_container(struct container *c)
+{
+	siginfo_t exited = wait_for_exit(c);
+
 	if (exited.si_code == CLD_EXITED)
 		return exited.si_status;
 	return 128 + exited.si_status;	/* killed by signal si_status */
@@ -274,10 +340,13 @@ int main(int argc, char *argv[])
 	};
 	sigset_t signals;
 
+	open_stdio();	/* before any pipe takes fd 0, 1 or 2 */
 	parse_options(argc, argv, &c);
 	require_root();
-	block_signals(&signals);	/* held, not lost: forwarded once the container runs */
+	ignore_sigpipe();
+	block_signals(&signals);	/* held until the command has started, then forwarded */
 	start_container(&c);
+	wait_for_start(&c);
 	forward_signals(c.pid, &signals);
 	return wait_for_container(&c);	/* exit() then runs the cleanups registered with atexit */
 }

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,7 +32,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -47,12 +47,13 @@
 #define GRACE_SECONDS 2		/* after a forwarded signal, before SIGKILL */
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
-#define CGROUP_PREFIX "ws-"	/* CGROUP_ROOT/ws-<runtime PID>; make reset finds these */
+#define CGROUP_PARENT CGROUP_ROOT "/workshop"	/* every container's cgroup, and never a process */
+#define CGROUP_PREFIX "ws-"	/* CGROUP_PARENT/ws-<runtime PID>; make reset finds these */
 #define CPU_PERIOD_US 100000	/* cpu.max: quota per 100 ms period */
 
 struct container {
 	char **argv;		/* the command and its arguments */
-	int status_pipe[2];	/* child -> runtime: setup failed, exit with this status */
+	int status_pipe[2];	/* child -> runtime: 0 = about to exec, else a failure's exit status */
 	pid_t pid;		/* the container's PID 1, as the host sees it */
 	const char *rootfs;	/* the directory that becomes the container's / */
 	long long memory;	/* memory.max in bytes */
@@ -224,6 +225,16 @@ static void require_root(void)
 		     program_invocation_name);
 }
 
+/* Started with fd 0, 1 or 2 closed, the runtime's first pipe would get that
+ * number, and the container's output would go into the pipe. /dev/null
+ * takes each closed one first, as runc and crun do. */
+static void open_stdio(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			fail(EXIT_RUNTIME_FAILED, "open /dev/null as fd %d: %s", fd, strerror(errno));
+}
+
 /* By default, rootfs/ at the top of this repository, found from this
  * program's own path (.../stepNN_x/run), so run works from any directory. */
 static const char *default_rootfs(void)
@@ -260,6 +271,28 @@ static void check_rootfs(struct container *c)
 	if (rootfs.st_dev == host_root.st_dev && rootfs.st_ino == host_root.st_ino)
 		fail(EXIT_RUNTIME_FAILED, "rootfs %s is the host's own /: a container needs a root of its own",
 		     c->rootfs);
+}
+
+/* pivot_root moves the root of the whole mount namespace only if the
+ * runtime's / is that root. In a chroot it is not: the real root stays above
+ * the container's, and the classic chroot escape climbs back to it. Inside
+ * a chroot, / is not the directory PID 1 sees as its root (systemd checks
+ * for a chroot the same way). */
+static void check_not_chrooted(void)
+{
+	struct stat root, init_root;
+
+	if (stat("/", &root) < 0)
+		fail(EXIT_RUNTIME_FAILED, "stat /: %s", strerror(errno));
+	if (stat("/proc/1/root", &init_root) < 0) {
+		if (errno == EACCES)
+			return;		/* a sandbox that hides PID 1 even from root: we cannot tell */
+		fail(EXIT_RUNTIME_FAILED, "stat /proc/1/root: %s", strerror(errno));
+	}
+	if (root.st_dev != init_root.st_dev || root.st_ino != init_root.st_ino)
+		fail(EXIT_RUNTIME_FAILED, "running inside a chroot (/ is not PID 1's root): pivot_root would leave "
+		     "the real root reachable; run from the host's root, or enter the other root with "
+		     "pivot_root in a mount namespace (unshare --mount --pid --fork --mount-proc)");
 }
 
 /* Read a small file into buffer, as a string; -1 with errno on failure. */
@@ -313,11 +346,21 @@ static void check_cgroup_v2(void)
 
 /* ---- Inside the container (the child) --------------------------------- */
 
-/* If the runtime dies, even by SIGKILL, the kernel kills the container too. */
+/* If the runtime dies, even by SIGKILL, the kernel kills the container too.
+ * That holds only from prctl on: a runtime that died before has closed its
+ * end of status_pipe, which poll reports on ours as POLLERR. A command that
+ * changes its uid (setpriv, su-exec) loses the death signal; from step04 on,
+ * make reset still finds it by its cgroup and kills it. */
 static void die_with_runtime(void)
 {
+	struct pollfd runtime = { .fd = status_pipe, .events = POLLOUT };
+
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		fail(EXIT_RUNTIME_FAILED, "prctl PR_SET_PDEATHSIG: %s", strerror(errno));
+	if (poll(&runtime, 1, 0) < 0)
+		fail(EXIT_RUNTIME_FAILED, "poll status pipe: %s", strerror(errno));
+	if (runtime.revents & POLLERR)
+		_exit(EXIT_RUNTIME_FAILED);	/* the runtime is gone: nobody to tell */
 }
 
 /* A rootfs from podman export has an empty /dev. The container gets a few
@@ -399,6 +442,14 @@ static void reset_signals(void)
 
 static void exec_command(char **argv)
 {
+	int setup_done = 0;
+
+	/* Every fd but 0-2 closes at the exec: one the caller left open (run
+	 * 3</) would be a way back to the host's files (runc's CVE-2024-21626). */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		fail(EXIT_RUNTIME_FAILED, "close_range: %s", strerror(errno));
+	if (write(status_pipe, &setup_done, sizeof setup_done) != sizeof setup_done)
+		fail(EXIT_RUNTIME_FAILED, "write status pipe: %s", strerror(errno));
 	execvp(argv[0], argv);
 	fail(errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE,
 	     "cannot run %s: %s", argv[0], strerror(errno));
@@ -446,30 +497,41 @@ static void set_limit(const char *file, const char *value)
 		fail(EXIT_RUNTIME_FAILED, "write %s to %s/%s: %s", value, cgroup_dir, file, strerror(errno));
 }
 
-/* The controllers must be enabled in the parent's cgroup.subtree_control for
- * our cgroup to have their files. The root cgroup is exempt from the "no
- * internal processes" rule, so enabling them there is always allowed. */
-static void enable_controllers(void)
+/* A cgroup has the controllers' files only if its parent enables them in
+ * its cgroup.subtree_control: the root for workshop, workshop for ws-<PID>.
+ * While workshop enables a controller, the kernel refuses (EBUSY) to disable
+ * it at the root, so systemd, which rewrites the root's subtree_control on
+ * a reload, cannot take cpu.max away from a running container. Returns -1
+ * (ENOENT) if dir is gone. */
+static int enable_controllers(const char *dir)
 {
 	static const char *const needed[] = { "+memory", "+cpu", "+pids" };
-	char enabled[256];
+	char path[128], enabled[256];
 
-	if (read_file(CGROUP_ROOT "/cgroup.subtree_control", enabled, sizeof enabled) < 0)
-		fail(EXIT_RUNTIME_FAILED, "read %s/cgroup.subtree_control: %s", CGROUP_ROOT, strerror(errno));
-	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
-		if (!has_word(enabled, needed[i] + 1) && write_file(CGROUP_ROOT, "cgroup.subtree_control", needed[i]) < 0)
-			fail(EXIT_RUNTIME_FAILED, "enable %s in %s/cgroup.subtree_control: %s", needed[i] + 1,
-			     CGROUP_ROOT, strerror(errno));
+	snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
+	if (read_file(path, enabled, sizeof enabled) < 0) {
+		if (errno == ENOENT)
+			return -1;
+		fail(EXIT_RUNTIME_FAILED, "read %s: %s", path, strerror(errno));
+	}
+	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+		if (has_word(enabled, needed[i] + 1) || write_file(dir, "cgroup.subtree_control", needed[i]) == 0)
+			continue;
+		if (errno == ENOENT)
+			return -1;
+		fail(EXIT_RUNTIME_FAILED, "enable %s in %s: %s", needed[i] + 1, path, strerror(errno));
+	}
+	return 0;
 }
 
-/* Wait (bounded) until no process is left in our cgroup: the kernel notifies
- * pollers of cgroup.events when "populated" changes. */
-static void wait_until_empty(void)
+/* Wait (bounded) until no process is left in cgroup dir or below it: the
+ * kernel notifies pollers of cgroup.events when "populated" changes. */
+static void wait_until_empty(const char *dir)
 {
 	char path[128], events[256];
 	struct pollfd changed;
 
-	snprintf(path, sizeof path, "%s/cgroup.events", cgroup_dir);
+	snprintf(path, sizeof path, "%s/cgroup.events", dir);
 	changed.fd = open(path, O_RDONLY | O_CLOEXEC);
 	changed.events = POLLPRI;
 	if (changed.fd < 0)
@@ -487,32 +549,73 @@ static void wait_until_empty(void)
 	close(changed.fd);
 }
 
-/* At exit: kill whatever is left in the container's cgroup and remove it.
- * This runs at exit, so it warns instead of failing. */
-static void remove_cgroup(void)
+/* rmdir dir after every cgroup below it, deepest first: the container is
+ * root, so it can mount cgroup2 and make cgroups of its own in there, and
+ * rmdir refuses a cgroup that has children. */
+static int remove_tree(const char *dir)
 {
-	if (write_file(cgroup_dir, "cgroup.kill", "1") < 0 && errno != ENOENT)
-		fprintf(stderr, STEP_NAME ": write %s/cgroup.kill: %s\n", cgroup_dir, strerror(errno));
-	wait_until_empty();
-	for (int tries = 0; rmdir(cgroup_dir) < 0; tries++) {
+	char path[PATH_MAX];
+	struct dirent *entry;
+	DIR *stream = opendir(dir);
+
+	if (stream == NULL)
+		return -1;
+	while ((entry = readdir(stream)) != NULL)
+		if (entry->d_type == DT_DIR && strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
+			snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+			remove_tree(path);
+		}
+	closedir(stream);
+	return rmdir(dir);
+}
+
+/* Kill whatever is left in cgroup dir and below (cgroup.kill takes the
+ * whole subtree), then remove it. This runs at exit, so it warns instead of
+ * failing. */
+static void remove_cgroup_tree(const char *dir)
+{
+	if (write_file(dir, "cgroup.kill", "1") < 0 && errno != ENOENT)
+		fprintf(stderr, STEP_NAME ": write %s/cgroup.kill: %s\n", dir, strerror(errno));
+	wait_until_empty(dir);
+	for (int tries = 0; remove_tree(dir) < 0; tries++) {
 		if (errno != EBUSY || tries == 20) {
-			fprintf(stderr, STEP_NAME ": remove %s: %s (sudo make reset cleans up)\n",
-				cgroup_dir, strerror(errno));
+			fprintf(stderr, STEP_NAME ": remove %s: %s (sudo make reset cleans up)\n", dir, strerror(errno));
 			return;
 		}
-		wait_until_empty();	/* busy: the last task is still leaving */
+		wait_until_empty(dir);	/* busy: the last task is still leaving */
 	}
 }
 
-/* The container's cgroup, CGROUP_ROOT/ws-<runtime PID>, with its limits. */
+/* At exit: the container's cgroup, then workshop if no other run uses it
+ * (EBUSY: one does). */
+static void remove_cgroup(void)
+{
+	remove_cgroup_tree(cgroup_dir);
+	if (rmdir(CGROUP_PARENT) < 0 && errno != EBUSY && errno != ENOENT)
+		fprintf(stderr, STEP_NAME ": remove %s: %s\n", CGROUP_PARENT, strerror(errno));
+}
+
+/* The container's cgroup, CGROUP_PARENT/ws-<runtime PID>, with its limits. */
 static void create_cgroup(struct container *c)
 {
 	char value[64];
 
-	enable_controllers();
-	snprintf(cgroup_dir, sizeof cgroup_dir, "%s/%s%d", CGROUP_ROOT, CGROUP_PREFIX, (int)getpid());
-	if (mkdir(cgroup_dir, 0755) < 0)
-		fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", cgroup_dir, strerror(errno));
+	snprintf(cgroup_dir, sizeof cgroup_dir, "%s/%s%d", CGROUP_PARENT, CGROUP_PREFIX, (int)getpid());
+	for (int tries = 1;; tries++) {
+		if (enable_controllers(CGROUP_ROOT) < 0)
+			fail(EXIT_RUNTIME_FAILED, "%s: %s", CGROUP_ROOT, strerror(errno));
+		if (mkdir(CGROUP_PARENT, 0755) < 0 && errno != EEXIST)
+			fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", CGROUP_PARENT, strerror(errno));
+		if (enable_controllers(CGROUP_PARENT) == 0 && mkdir(cgroup_dir, 0755) == 0)
+			break;
+		/* ENOENT: a run that left workshop empty removed it meanwhile: again. */
+		if ((errno != ENOENT && errno != EEXIST) || tries == 10)
+			fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", cgroup_dir, strerror(errno));
+		if (errno == EEXIST) {	/* named after our PID: its run was killed */
+			fprintf(stderr, STEP_NAME ": removing %s, left by a run that was killed\n", cgroup_dir);
+			remove_cgroup_tree(cgroup_dir);
+		}
+	}
 	if (atexit(remove_cgroup) != 0)
 		fail(EXIT_RUNTIME_FAILED, "atexit: cannot register the cgroup's removal");
 	c->cgroup_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -529,8 +632,20 @@ static void create_cgroup(struct container *c)
 	set_limit("pids.max", value);
 }
 
+/* Has the OOM killer killed a process of the container? (memory.events) */
+static int oom_killed(void)
+{
+	char path[128], events[512];
+	const char *count;
+
+	snprintf(path, sizeof path, "%s/memory.events", cgroup_dir);
+	if (read_file(path, events, sizeof events) < 0)
+		return 0;
+	count = strstr(events, "oom_kill ");
+	return count != NULL && atol(count + strlen("oom_kill ")) > 0;
+}
+
 static pid_t container_pid;			/* for the signal handlers */
-static volatile sig_atomic_t forwarded_signal;	/* what the runtime was sent */
 
 /* Signals sent to the runtime are passed on to the container. Ctrl-C and
  * Ctrl-\ typed at the terminal (si_code SI_KERNEL) go to the terminal's
@@ -544,7 +659,6 @@ static void forward_signal(int sig, siginfo_t *info, void *context)
 	(void)context;
 	if ((sig == SIGINT || sig == SIGQUIT) && info->si_code == SI_KERNEL)
 		return;
-	forwarded_signal = sig;
 	kill(container_pid, sig);
 	alarm(GRACE_SECONDS);
 	errno = saved;
@@ -563,7 +677,17 @@ static void kill_container(int sig)
 
 static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
-/* Hold these signals until the handlers know the container's PID. */
+/* A write to a pipe whose reader is gone (a child that died during setup)
+ * must fail with EPIPE, which the runtime can report, instead of killing it
+ * without a word. The child sets SIGPIPE back to default before the exec. */
+static void ignore_sigpipe(void)
+{
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fail(EXIT_RUNTIME_FAILED, "ignore SIGPIPE: %s", strerror(errno));
+}
+
+/* Hold these signals until the command has started (wait_for_start): a
+ * child still setting up is PID 1 without handlers, and would drop them. */
 static void block_signals(sigset_t *set)
 {
 	sigemptyset(set);
@@ -602,8 +726,8 @@ static void start_container(struct container *c)
 	 * running process between cgroups, which waits for an RCU grace period. */
 	args.flags |= CLONE_INTO_CGROUP;
 	args.cgroup = c->cgroup_fd;
-	/* O_CLOEXEC: a successful exec closes the child's end, which is how the
-	 * runtime knows that setup went well. */
+	/* O_CLOEXEC: a successful exec closes the child's end; that EOF is how
+	 * the runtime knows that the command started. */
 	if (pipe2(c->status_pipe, O_CLOEXEC) < 0)
 		fail(EXIT_RUNTIME_FAILED, "pipe: %s", strerror(errno));
 	pid = syscall(SYS_clone3, &args, sizeof args);	/* glibc has no clone3() wrapper */
@@ -615,25 +739,57 @@ static void start_container(struct container *c)
 	close(c->status_pipe[1]);
 }
 
-/* Wait for PID 1 to exit and turn what happened into the exit status.
- * WNOWAIT leaves it a zombie until the runtime exits, so its PID cannot be
- * reused by another process while a late signal handler might kill() it. */
-static int wait_for_container(struct container *c)
+/* Wait until PID 1 exits. WNOWAIT leaves it a zombie until the runtime
+ * exits, so its PID cannot be reused by another process while a late signal
+ * handler might kill() it. */
+static siginfo_t wait_for_exit(struct container *c)
 {
 	siginfo_t exited;
-	int reported;
-	ssize_t length;
 
 	while (waitid(P_PID, c->pid, &exited, WEXITED | WNOWAIT) < 0)
 		if (errno != EINTR)
 			fail(EXIT_RUNTIME_FAILED, "waitid: %s", strerror(errno));
-	length = read(c->status_pipe[0], &reported, sizeof reported);
-	if (length < 0)
-		fail(EXIT_RUNTIME_FAILED, "read status pipe: %s", strerror(errno));
-	if (length == sizeof reported)
-		return reported;	/* setup failed inside; the child said why */
-	if (forwarded_signal)
-		return 128 + forwarded_signal;
+	return exited;
+}
+
+/* The child reports over status_pipe: 0 when setup is done and it is about
+ * to exec, or the exit status of a failure it has explained on stderr. EOF
+ * after the 0 means the exec succeeded (O_CLOEXEC closed the pipe); EOF
+ * before it, that the child died during setup: then the command never ran,
+ * and the runtime failed, whatever signal killed the child. */
+static void wait_for_start(struct container *c)
+{
+	int reported, setup_done = 0;
+	ssize_t length;
+	siginfo_t exited;
+
+	while ((length = read(c->status_pipe[0], &reported, sizeof reported)) == sizeof reported) {
+		if (reported != 0) {
+			wait_for_exit(c);
+			exit(reported);	/* setup or exec failed inside; the child said why */
+		}
+		setup_done = 1;
+	}
+	if (length != 0)
+		fail(EXIT_RUNTIME_FAILED, "read status pipe: %s", length < 0 ? strerror(errno) : "short read");
+	if (setup_done)
+		return;		/* the command runs */
+	exited = wait_for_exit(c);
+	if (exited.si_code == CLD_KILLED && exited.si_status == SIGKILL && oom_killed())
+		fail(EXIT_RUNTIME_FAILED, "the container was killed by SIGKILL during setup: out of memory "
+		     "(--memory %lld bytes is too little)", c->memory);
+	if (exited.si_code == CLD_EXITED)
+		fail(EXIT_RUNTIME_FAILED, "the container exited with status %d during setup", exited.si_status);
+	fail(EXIT_RUNTIME_FAILED, "the container was killed by SIG%s during setup", sigabbrev_np(exited.si_status));
+}
+
+/* Turn how PID 1 ended into the exit status, as docker run does: its own
+ * status, or 128+N if signal N killed it. A signal it caught, forwarded by
+ * us or not, is its own business and shows only in the status it chose. */
+static int wait_for_container(struct container *c)
+{
+	siginfo_t exited = wait_for_exit(c);
+
 	if (exited.si_code == CLD_EXITED)
 		return exited.si_status;
 	return 128 + exited.si_status;	/* killed by signal si_status */
@@ -650,13 +806,17 @@ int main(int argc, char *argv[])
 	};
 	sigset_t signals;
 
+	open_stdio();	/* before any pipe takes fd 0, 1 or 2 */
 	parse_options(argc, argv, &c);
 	require_root();
 	check_rootfs(&c);
+	check_not_chrooted();
 	check_cgroup_v2();
-	block_signals(&signals);	/* held, not lost: forwarded once the container runs */
+	ignore_sigpipe();
+	block_signals(&signals);	/* held until the command has started, then forwarded */
 	create_cgroup(&c);
 	start_container(&c);
+	wait_for_start(&c);
 	forward_signals(c.pid, &signals);
 	return wait_for_container(&c);	/* exit() then runs the cleanups registered with atexit */
 }

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -38,7 +39,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -54,7 +54,8 @@
 #define GRACE_SECONDS 2		/* after a forwarded signal, before SIGKILL */
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
-#define CGROUP_PREFIX "ws-"	/* CGROUP_ROOT/ws-<runtime PID>; make reset finds these */
+#define CGROUP_PARENT CGROUP_ROOT "/workshop"	/* every container's cgroup, and never a process */
+#define CGROUP_PREFIX "ws-"	/* CGROUP_PARENT/ws-<runtime PID>; make reset finds these */
 #define CPU_PERIOD_US 100000	/* cpu.max: quota per 100 ms period */
 
 #define VETH_PREFIX "ws-"	/* host end: ws-10.200.0 for 10.200.0.0/24; make reset finds these */
@@ -62,7 +63,7 @@
 
 struct container {
 	char **argv;		/* the command and its arguments */
-	int status_pipe[2];	/* child -> runtime: setup failed, exit with this status */
+	int status_pipe[2];	/* child -> runtime: 0 = about to exec, else a failure's exit status */
 	pid_t pid;		/* the container's PID 1, as the host sees it */
 	const char *rootfs;	/* the directory that becomes the container's / */
 	int sync_pipe[2];	/* runtime -> child: the host side is ready, go on */
@@ -257,6 +258,16 @@ static void require_root(void)
 		     program_invocation_name);
 }
 
+/* Started with fd 0, 1 or 2 closed, the runtime's first pipe would get that
+ * number, and the container's output would go into the pipe. /dev/null
+ * takes each closed one first, as runc and crun do. */
+static void open_stdio(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			fail(EXIT_RUNTIME_FAILED, "open /dev/null as fd %d: %s", fd, strerror(errno));
+}
+
 /* By default, rootfs/ at the top of this repository, found from this
  * program's own path (.../stepNN_x/run), so run works from any directory. */
 static const char *default_rootfs(void)
@@ -293,6 +304,28 @@ static void check_rootfs(struct container *c)
 	if (rootfs.st_dev == host_root.st_dev && rootfs.st_ino == host_root.st_ino)
 		fail(EXIT_RUNTIME_FAILED, "rootfs %s is the host's own /: a container needs a root of its own",
 		     c->rootfs);
+}
+
+/* pivot_root moves the root of the whole mount namespace only if the
+ * runtime's / is that root. In a chroot it is not: the real root stays above
+ * the container's, and the classic chroot escape climbs back to it. Inside
+ * a chroot, / is not the directory PID 1 sees as its root (systemd checks
+ * for a chroot the same way). */
+static void check_not_chrooted(void)
+{
+	struct stat root, init_root;
+
+	if (stat("/", &root) < 0)
+		fail(EXIT_RUNTIME_FAILED, "stat /: %s", strerror(errno));
+	if (stat("/proc/1/root", &init_root) < 0) {
+		if (errno == EACCES)
+			return;		/* a sandbox that hides PID 1 even from root: we cannot tell */
+		fail(EXIT_RUNTIME_FAILED, "stat /proc/1/root: %s", strerror(errno));
+	}
+	if (root.st_dev != init_root.st_dev || root.st_ino != init_root.st_ino)
+		fail(EXIT_RUNTIME_FAILED, "running inside a chroot (/ is not PID 1's root): pivot_root would leave "
+		     "the real root reachable; run from the host's root, or enter the other root with "
+		     "pivot_root in a mount namespace (unshare --mount --pid --fork --mount-proc)");
 }
 
 /* Read a small file into buffer, as a string; -1 with errno on failure. */
@@ -346,11 +379,21 @@ static void check_cgroup_v2(void)
 
 /* ---- Inside the container (the child) --------------------------------- */
 
-/* If the runtime dies, even by SIGKILL, the kernel kills the container too. */
+/* If the runtime dies, even by SIGKILL, the kernel kills the container too.
+ * That holds only from prctl on: a runtime that died before has closed its
+ * end of status_pipe, which poll reports on ours as POLLERR. A command that
+ * changes its uid (setpriv, su-exec) loses the death signal; from step04 on,
+ * make reset still finds it by its cgroup and kills it. */
 static void die_with_runtime(void)
 {
+	struct pollfd runtime = { .fd = status_pipe, .events = POLLOUT };
+
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		fail(EXIT_RUNTIME_FAILED, "prctl PR_SET_PDEATHSIG: %s", strerror(errno));
+	if (poll(&runtime, 1, 0) < 0)
+		fail(EXIT_RUNTIME_FAILED, "poll status pipe: %s", strerror(errno));
+	if (runtime.revents & POLLERR)
+		_exit(EXIT_RUNTIME_FAILED);	/* the runtime is gone: nobody to tell */
 }
 
 /* Block until the runtime has put the host side in place. */
@@ -506,6 +549,43 @@ static void netlink_do(struct netlink_request *request, const char *what, const 
 	}
 }
 
+/* Ask for a whole table, as `ip address` and `ip route` do (NLM_F_DUMP),
+ * and hand each entry to found(). The answer comes in as many reads as it
+ * takes, until NLMSG_DONE. */
+static void netlink_dump(int type, size_t body, void (*found)(struct nlmsghdr *, struct in_addr), struct in_addr ip)
+{
+	struct netlink_request request;
+	union {
+		struct nlmsghdr header;	/* aligns the buffer for it */
+		char bytes[16384];
+	} answer;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (fd < 0)
+		fail(EXIT_RUNTIME_FAILED, "netlink socket: %s", strerror(errno));
+	netlink_start(&request, type, NLM_F_DUMP, body);
+	request.address.ifa_family = AF_INET;	/* the first byte of every request body */
+	if (send(fd, &request, request.header.nlmsg_len, 0) < 0)
+		fail(EXIT_RUNTIME_FAILED, "netlink send: %s", strerror(errno));
+	for (;;) {
+		ssize_t length = recv(fd, &answer, sizeof answer, 0);
+		unsigned int left = (unsigned int)length;
+
+		if (length < 0)
+			fail(EXIT_RUNTIME_FAILED, "netlink receive: %s", strerror(errno));
+		for (struct nlmsghdr *entry = &answer.header; NLMSG_OK(entry, left); entry = NLMSG_NEXT(entry, left)) {
+			if (entry->nlmsg_type == NLMSG_DONE) {
+				close(fd);
+				return;
+			}
+			if (entry->nlmsg_type == NLMSG_ERROR)
+				fail(EXIT_RUNTIME_FAILED, "netlink dump: %s",
+				     strerror(-((struct nlmsgerr *)NLMSG_DATA(entry))->error));
+			found(entry, ip);
+		}
+	}
+}
+
 static int interface_index(const char *name)
 {
 	unsigned int index = if_nametoindex(name);
@@ -591,6 +671,14 @@ static void reset_signals(void)
 
 static void exec_command(char **argv)
 {
+	int setup_done = 0;
+
+	/* Every fd but 0-2 closes at the exec: one the caller left open (run
+	 * 3</) would be a way back to the host's files (runc's CVE-2024-21626). */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		fail(EXIT_RUNTIME_FAILED, "close_range: %s", strerror(errno));
+	if (write(status_pipe, &setup_done, sizeof setup_done) != sizeof setup_done)
+		fail(EXIT_RUNTIME_FAILED, "write status pipe: %s", strerror(errno));
 	execvp(argv[0], argv);
 	fail(errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE,
 	     "cannot run %s: %s", argv[0], strerror(errno));
@@ -614,6 +702,7 @@ static void container_main(struct container *c)
 
 static char cgroup_dir[64];		/* for remove_cgroup at exit */
 static char veth_host[IFNAMSIZ];	/* for remove_veth at exit */
+static int veth_index;			/* the same, by a number no later veth reuses */
 
 static int write_file(const char *dir, const char *file, const char *text)
 {
@@ -641,30 +730,41 @@ static void set_limit(const char *file, const char *value)
 		fail(EXIT_RUNTIME_FAILED, "write %s to %s/%s: %s", value, cgroup_dir, file, strerror(errno));
 }
 
-/* The controllers must be enabled in the parent's cgroup.subtree_control for
- * our cgroup to have their files. The root cgroup is exempt from the "no
- * internal processes" rule, so enabling them there is always allowed. */
-static void enable_controllers(void)
+/* A cgroup has the controllers' files only if its parent enables them in
+ * its cgroup.subtree_control: the root for workshop, workshop for ws-<PID>.
+ * While workshop enables a controller, the kernel refuses (EBUSY) to disable
+ * it at the root, so systemd, which rewrites the root's subtree_control on
+ * a reload, cannot take cpu.max away from a running container. Returns -1
+ * (ENOENT) if dir is gone. */
+static int enable_controllers(const char *dir)
 {
 	static const char *const needed[] = { "+memory", "+cpu", "+pids" };
-	char enabled[256];
+	char path[128], enabled[256];
 
-	if (read_file(CGROUP_ROOT "/cgroup.subtree_control", enabled, sizeof enabled) < 0)
-		fail(EXIT_RUNTIME_FAILED, "read %s/cgroup.subtree_control: %s", CGROUP_ROOT, strerror(errno));
-	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
-		if (!has_word(enabled, needed[i] + 1) && write_file(CGROUP_ROOT, "cgroup.subtree_control", needed[i]) < 0)
-			fail(EXIT_RUNTIME_FAILED, "enable %s in %s/cgroup.subtree_control: %s", needed[i] + 1,
-			     CGROUP_ROOT, strerror(errno));
+	snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
+	if (read_file(path, enabled, sizeof enabled) < 0) {
+		if (errno == ENOENT)
+			return -1;
+		fail(EXIT_RUNTIME_FAILED, "read %s: %s", path, strerror(errno));
+	}
+	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+		if (has_word(enabled, needed[i] + 1) || write_file(dir, "cgroup.subtree_control", needed[i]) == 0)
+			continue;
+		if (errno == ENOENT)
+			return -1;
+		fail(EXIT_RUNTIME_FAILED, "enable %s in %s: %s", needed[i] + 1, path, strerror(errno));
+	}
+	return 0;
 }
 
-/* Wait (bounded) until no process is left in our cgroup: the kernel notifies
- * pollers of cgroup.events when "populated" changes. */
-static void wait_until_empty(void)
+/* Wait (bounded) until no process is left in cgroup dir or below it: the
+ * kernel notifies pollers of cgroup.events when "populated" changes. */
+static void wait_until_empty(const char *dir)
 {
 	char path[128], events[256];
 	struct pollfd changed;
 
-	snprintf(path, sizeof path, "%s/cgroup.events", cgroup_dir);
+	snprintf(path, sizeof path, "%s/cgroup.events", dir);
 	changed.fd = open(path, O_RDONLY | O_CLOEXEC);
 	changed.events = POLLPRI;
 	if (changed.fd < 0)
@@ -682,32 +782,73 @@ static void wait_until_empty(void)
 	close(changed.fd);
 }
 
-/* At exit: kill whatever is left in the container's cgroup and remove it.
- * This runs at exit, so it warns instead of failing. */
-static void remove_cgroup(void)
+/* rmdir dir after every cgroup below it, deepest first: the container is
+ * root, so it can mount cgroup2 and make cgroups of its own in there, and
+ * rmdir refuses a cgroup that has children. */
+static int remove_tree(const char *dir)
 {
-	if (write_file(cgroup_dir, "cgroup.kill", "1") < 0 && errno != ENOENT)
-		fprintf(stderr, STEP_NAME ": write %s/cgroup.kill: %s\n", cgroup_dir, strerror(errno));
-	wait_until_empty();
-	for (int tries = 0; rmdir(cgroup_dir) < 0; tries++) {
+	char path[PATH_MAX];
+	struct dirent *entry;
+	DIR *stream = opendir(dir);
+
+	if (stream == NULL)
+		return -1;
+	while ((entry = readdir(stream)) != NULL)
+		if (entry->d_type == DT_DIR && strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
+			snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+			remove_tree(path);
+		}
+	closedir(stream);
+	return rmdir(dir);
+}
+
+/* Kill whatever is left in cgroup dir and below (cgroup.kill takes the
+ * whole subtree), then remove it. This runs at exit, so it warns instead of
+ * failing. */
+static void remove_cgroup_tree(const char *dir)
+{
+	if (write_file(dir, "cgroup.kill", "1") < 0 && errno != ENOENT)
+		fprintf(stderr, STEP_NAME ": write %s/cgroup.kill: %s\n", dir, strerror(errno));
+	wait_until_empty(dir);
+	for (int tries = 0; remove_tree(dir) < 0; tries++) {
 		if (errno != EBUSY || tries == 20) {
-			fprintf(stderr, STEP_NAME ": remove %s: %s (sudo make reset cleans up)\n",
-				cgroup_dir, strerror(errno));
+			fprintf(stderr, STEP_NAME ": remove %s: %s (sudo make reset cleans up)\n", dir, strerror(errno));
 			return;
 		}
-		wait_until_empty();	/* busy: the last task is still leaving */
+		wait_until_empty(dir);	/* busy: the last task is still leaving */
 	}
 }
 
-/* The container's cgroup, CGROUP_ROOT/ws-<runtime PID>, with its limits. */
+/* At exit: the container's cgroup, then workshop if no other run uses it
+ * (EBUSY: one does). */
+static void remove_cgroup(void)
+{
+	remove_cgroup_tree(cgroup_dir);
+	if (rmdir(CGROUP_PARENT) < 0 && errno != EBUSY && errno != ENOENT)
+		fprintf(stderr, STEP_NAME ": remove %s: %s\n", CGROUP_PARENT, strerror(errno));
+}
+
+/* The container's cgroup, CGROUP_PARENT/ws-<runtime PID>, with its limits. */
 static void create_cgroup(struct container *c)
 {
 	char value[64];
 
-	enable_controllers();
-	snprintf(cgroup_dir, sizeof cgroup_dir, "%s/%s%d", CGROUP_ROOT, CGROUP_PREFIX, (int)getpid());
-	if (mkdir(cgroup_dir, 0755) < 0)
-		fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", cgroup_dir, strerror(errno));
+	snprintf(cgroup_dir, sizeof cgroup_dir, "%s/%s%d", CGROUP_PARENT, CGROUP_PREFIX, (int)getpid());
+	for (int tries = 1;; tries++) {
+		if (enable_controllers(CGROUP_ROOT) < 0)
+			fail(EXIT_RUNTIME_FAILED, "%s: %s", CGROUP_ROOT, strerror(errno));
+		if (mkdir(CGROUP_PARENT, 0755) < 0 && errno != EEXIST)
+			fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", CGROUP_PARENT, strerror(errno));
+		if (enable_controllers(CGROUP_PARENT) == 0 && mkdir(cgroup_dir, 0755) == 0)
+			break;
+		/* ENOENT: a run that left workshop empty removed it meanwhile: again. */
+		if ((errno != ENOENT && errno != EEXIST) || tries == 10)
+			fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", cgroup_dir, strerror(errno));
+		if (errno == EEXIST) {	/* named after our PID: its run was killed */
+			fprintf(stderr, STEP_NAME ": removing %s, left by a run that was killed\n", cgroup_dir);
+			remove_cgroup_tree(cgroup_dir);
+		}
+	}
 	if (atexit(remove_cgroup) != 0)
 		fail(EXIT_RUNTIME_FAILED, "atexit: cannot register the cgroup's removal");
 	c->cgroup_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -724,10 +865,98 @@ static void create_cgroup(struct container *c)
 	set_limit("pids.max", value);
 }
 
+/* Has the OOM killer killed a process of the container? (memory.events) */
+static int oom_killed(void)
+{
+	char path[128], events[512];
+	const char *count;
+
+	snprintf(path, sizeof path, "%s/memory.events", cgroup_dir);
+	if (read_file(path, events, sizeof events) < 0)
+		return 0;
+	count = strstr(events, "oom_kill ");
+	return count != NULL && atol(count + strlen("oom_kill ")) > 0;
+}
+
+/* Do network/length and the container's /24 share an address? They do if
+ * they agree on the shorter of the two prefixes. */
+static int overlaps(uint32_t network, int length, struct in_addr ip)
+{
+	int shorter = length < 24 ? length : 24;
+	uint32_t mask = shorter == 0 ? 0 : ~0U << (32 - shorter);
+
+	return ((network ^ ntohl(ip.s_addr)) & mask) == 0;
+}
+
+static void refuse_overlap(uint32_t network, int length, int index, struct in_addr ip)
+{
+	char name[IF_NAMESIZE] = "?";
+	uint32_t own = ntohl(ip.s_addr);
+
+	if_indextoname(index, name);
+	fail(EXIT_RUNTIME_FAILED, "--ip %s: %u.%u.%u.0/24 overlaps %u.%u.%u.%u/%d on %s, a network this host "
+	     "already has%s; choose another --ip", inet_ntoa(ip), own >> 24, (own >> 16) & 0xff, (own >> 8) & 0xff,
+	     network >> 24, (network >> 16) & 0xff, (network >> 8) & 0xff, network & 0xff, length, name,
+	     strncmp(name, VETH_PREFIX, strlen(VETH_PREFIX)) == 0 ? " (another container's)" : "");
+}
+
+/* One of the host's IPv4 addresses (ip -4 address). */
+static void check_address(struct nlmsghdr *entry, struct in_addr ip)
+{
+	struct ifaddrmsg *address = NLMSG_DATA(entry);
+	int left = IFA_PAYLOAD(entry);
+
+	for (struct rtattr *a = IFA_RTA(address); RTA_OK(a, left); a = RTA_NEXT(a, left))
+		if (a->rta_type == IFA_LOCAL &&
+		    overlaps(ntohl(*(uint32_t *)RTA_DATA(a)), address->ifa_prefixlen, ip))
+			refuse_overlap(ntohl(*(uint32_t *)RTA_DATA(a)), address->ifa_prefixlen, (int)address->ifa_index, ip);
+}
+
+/* One of the host's IPv4 routes (ip -4 route show table all), but the
+ * default route, which overlaps everything, and the local table, whose
+ * entries are the addresses themselves. */
+static void check_route(struct nlmsghdr *entry, struct in_addr ip)
+{
+	struct rtmsg *route = NLMSG_DATA(entry);
+	int left = RTM_PAYLOAD(entry), index = 0;
+	uint32_t network = 0;
+
+	if (route->rtm_dst_len == 0 || route->rtm_table == RT_TABLE_LOCAL)
+		return;
+	for (struct rtattr *a = RTM_RTA(route); RTA_OK(a, left); a = RTA_NEXT(a, left)) {
+		if (a->rta_type == RTA_DST)
+			network = ntohl(*(uint32_t *)RTA_DATA(a));
+		if (a->rta_type == RTA_OIF)
+			index = *(int *)RTA_DATA(a);
+	}
+	if (overlaps(network, route->rtm_dst_len, ip))
+		refuse_overlap(network, route->rtm_dst_len, index, ip);
+}
+
+/* Before the veth: the container's /24 must be new to the host. On a
+ * network the host already has (its LAN, docker0, another container's),
+ * the host end's .1 would take a neighbour's address, e.g. the router's. */
+static void check_network(struct in_addr ip)
+{
+	netlink_dump(RTM_GETADDR, sizeof(struct ifaddrmsg), check_address, ip);
+	netlink_dump(RTM_GETROUTE, sizeof(struct rtmsg), check_route, ip);
+}
+
+/* A locally administered MAC (first byte 02) made from an IPv4 address.
+ * Set when the veth is created, it stays: udev's MACAddressPolicy replaces
+ * only an address the kernel chose at random (addr_assign_type 1). */
+static void mac_from_ip(struct in_addr ip, unsigned char mac[6])
+{
+	mac[0] = 0x02;
+	mac[1] = 0x00;
+	memcpy(&mac[2], &ip.s_addr, 4);
+}
+
 /* At exit: deleting the host end deletes the pair. The kernel would also
  * remove it once the container's network namespace is gone, but only after
- * run has returned. The delete waits for an RCU grace period (rcu_barrier in
- * the kernel): most of what step05 adds to make bench's times. */
+ * run has returned. By index, not by name: the name may already be a newer
+ * run's. The delete waits in rcu_barrier() for the kernel's queued RCU
+ * callbacks: most of what step05 adds to make bench's times. */
 static void remove_veth(void)
 {
 	struct netlink_request request;
@@ -735,10 +964,23 @@ static void remove_veth(void)
 
 	netlink_start(&request, RTM_DELLINK, 0, sizeof request.link);
 	request.link.ifi_family = AF_UNSPEC;
-	netlink_add(&request, IFLA_IFNAME, veth_host, strlen(veth_host) + 1);
+	request.link.ifi_index = veth_index;
 	error = netlink_talk(&request);
 	if (error != 0 && error != ENODEV)
 		fprintf(stderr, STEP_NAME ": delete %s: %s (sudo make reset cleans up)\n", veth_host, strerror(error));
+}
+
+/* ip link set NAME alias TEXT: make reset reads it to tell a live run's
+ * veth from one a dead run left. */
+static void set_alias(const char *name, const char *text)
+{
+	struct netlink_request request;
+
+	netlink_start(&request, RTM_NEWLINK, 0, sizeof request.link);
+	request.link.ifi_family = AF_UNSPEC;
+	request.link.ifi_index = interface_index(name);
+	netlink_add(&request, IFLA_IFALIAS, text, strlen(text));
+	netlink_do(&request, "set alias of", name);
 }
 
 /* ip link add ws-A.B.C type veth peer name eth0 netns <container PID>:
@@ -749,22 +991,30 @@ static void create_veth(struct container *c)
 	struct rtattr *linkinfo, *data, *peer;
 	struct ifinfomsg peer_link = { .ifi_family = AF_UNSPEC };
 	uint32_t ip = ntohl(c->ip.s_addr), netns_pid = (uint32_t)c->pid;
+	unsigned char host_mac[6], container_mac[6];
+	char alias[64];
 	int error;
 
 	snprintf(veth_host, sizeof veth_host, "%s%u.%u.%u", VETH_PREFIX, ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff);
+	mac_from_ip(host_ip(c->ip), host_mac);
+	mac_from_ip(c->ip, container_mac);
 	netlink_start(&request, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof request.link);
 	request.link.ifi_family = AF_UNSPEC;
 	netlink_add(&request, IFLA_IFNAME, veth_host, strlen(veth_host) + 1);
+	netlink_add(&request, IFLA_ADDRESS, host_mac, sizeof host_mac);
 	linkinfo = netlink_add(&request, IFLA_LINKINFO, NULL, 0);
 	netlink_add(&request, IFLA_INFO_KIND, "veth", sizeof "veth");
 	data = netlink_add(&request, IFLA_INFO_DATA, NULL, 0);
 	peer = netlink_add(&request, VETH_INFO_PEER, &peer_link, sizeof peer_link);
 	netlink_add(&request, IFLA_IFNAME, VETH_CONTAINER, sizeof VETH_CONTAINER);
+	netlink_add(&request, IFLA_ADDRESS, container_mac, sizeof container_mac);
 	netlink_add(&request, IFLA_NET_NS_PID, &netns_pid, sizeof netns_pid);
 	netlink_end_nest(&request, peer);
 	netlink_end_nest(&request, data);
 	netlink_end_nest(&request, linkinfo);
 	error = netlink_talk(&request);
+	if (error == ESRCH)
+		return;		/* the container died during setup: wait_for_start says how */
 	if (error == EEXIST)
 		fail(EXIT_RUNTIME_FAILED, "create veth %s: %s: another container uses %u.%u.%u.0/24; choose another --ip",
 		     veth_host, strerror(error), ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff);
@@ -772,8 +1022,11 @@ static void create_veth(struct container *c)
 		errno = error;
 		fail(EXIT_RUNTIME_FAILED, "create veth %s: %s", veth_host, strerror(errno));
 	}
+	veth_index = interface_index(veth_host);
 	if (atexit(remove_veth) != 0)
 		fail(EXIT_RUNTIME_FAILED, "atexit: cannot register the veth's removal");
+	snprintf(alias, sizeof alias, "%s pid %d", STEP_NAME, (int)getpid());
+	set_alias(veth_host, alias);
 	add_address(veth_host, host_ip(c->ip));
 	link_up(veth_host);
 }
@@ -781,13 +1034,12 @@ static void create_veth(struct container *c)
 /* Let the child go on: the host side is ready. */
 static void release_container(struct container *c)
 {
-	if (write(c->sync_pipe[1], "g", 1) != 1)
+	if (write(c->sync_pipe[1], "g", 1) != 1 && errno != EPIPE)	/* EPIPE: it died; wait_for_start says how */
 		fail(EXIT_RUNTIME_FAILED, "write sync pipe: %s", strerror(errno));
 	close(c->sync_pipe[1]);
 }
 
 static pid_t container_pid;			/* for the signal handlers */
-static volatile sig_atomic_t forwarded_signal;	/* what the runtime was sent */
 
 /* Signals sent to the runtime are passed on to the container. Ctrl-C and
  * Ctrl-\ typed at the terminal (si_code SI_KERNEL) go to the terminal's
@@ -801,7 +1053,6 @@ static void forward_signal(int sig, siginfo_t *info, void *context)
 	(void)context;
 	if ((sig == SIGINT || sig == SIGQUIT) && info->si_code == SI_KERNEL)
 		return;
-	forwarded_signal = sig;
 	kill(container_pid, sig);
 	alarm(GRACE_SECONDS);
 	errno = saved;
@@ -820,7 +1071,17 @@ static void kill_container(int sig)
 
 static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
-/* Hold these signals until the handlers know the container's PID. */
+/* A write to a pipe whose reader is gone (a child that died during setup)
+ * must fail with EPIPE, which the runtime can report, instead of killing it
+ * without a word. The child sets SIGPIPE back to default before the exec. */
+static void ignore_sigpipe(void)
+{
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fail(EXIT_RUNTIME_FAILED, "ignore SIGPIPE: %s", strerror(errno));
+}
+
+/* Hold these signals until the command has started (wait_for_start): a
+ * child still setting up is PID 1 without handlers, and would drop them. */
 static void block_signals(sigset_t *set)
 {
 	sigemptyset(set);
@@ -859,8 +1120,8 @@ static void start_container(struct container *c)
 	 * running process between cgroups, which waits for an RCU grace period. */
 	args.flags |= CLONE_INTO_CGROUP;
 	args.cgroup = c->cgroup_fd;
-	/* O_CLOEXEC: a successful exec closes the child's end, which is how the
-	 * runtime knows that setup went well. */
+	/* O_CLOEXEC: a successful exec closes the child's end; that EOF is how
+	 * the runtime knows that the command started. */
 	if (pipe2(c->status_pipe, O_CLOEXEC) < 0)
 		fail(EXIT_RUNTIME_FAILED, "pipe: %s", strerror(errno));
 	if (pipe2(c->sync_pipe, O_CLOEXEC) < 0)
@@ -875,25 +1136,57 @@ static void start_container(struct container *c)
 	close(c->sync_pipe[0]);
 }
 
-/* Wait for PID 1 to exit and turn what happened into the exit status.
- * WNOWAIT leaves it a zombie until the runtime exits, so its PID cannot be
- * reused by another process while a late signal handler might kill() it. */
-static int wait_for_container(struct container *c)
+/* Wait until PID 1 exits. WNOWAIT leaves it a zombie until the runtime
+ * exits, so its PID cannot be reused by another process while a late signal
+ * handler might kill() it. */
+static siginfo_t wait_for_exit(struct container *c)
 {
 	siginfo_t exited;
-	int reported;
-	ssize_t length;
 
 	while (waitid(P_PID, c->pid, &exited, WEXITED | WNOWAIT) < 0)
 		if (errno != EINTR)
 			fail(EXIT_RUNTIME_FAILED, "waitid: %s", strerror(errno));
-	length = read(c->status_pipe[0], &reported, sizeof reported);
-	if (length < 0)
-		fail(EXIT_RUNTIME_FAILED, "read status pipe: %s", strerror(errno));
-	if (length == sizeof reported)
-		return reported;	/* setup failed inside; the child said why */
-	if (forwarded_signal)
-		return 128 + forwarded_signal;
+	return exited;
+}
+
+/* The child reports over status_pipe: 0 when setup is done and it is about
+ * to exec, or the exit status of a failure it has explained on stderr. EOF
+ * after the 0 means the exec succeeded (O_CLOEXEC closed the pipe); EOF
+ * before it, that the child died during setup: then the command never ran,
+ * and the runtime failed, whatever signal killed the child. */
+static void wait_for_start(struct container *c)
+{
+	int reported, setup_done = 0;
+	ssize_t length;
+	siginfo_t exited;
+
+	while ((length = read(c->status_pipe[0], &reported, sizeof reported)) == sizeof reported) {
+		if (reported != 0) {
+			wait_for_exit(c);
+			exit(reported);	/* setup or exec failed inside; the child said why */
+		}
+		setup_done = 1;
+	}
+	if (length != 0)
+		fail(EXIT_RUNTIME_FAILED, "read status pipe: %s", length < 0 ? strerror(errno) : "short read");
+	if (setup_done)
+		return;		/* the command runs */
+	exited = wait_for_exit(c);
+	if (exited.si_code == CLD_KILLED && exited.si_status == SIGKILL && oom_killed())
+		fail(EXIT_RUNTIME_FAILED, "the container was killed by SIGKILL during setup: out of memory "
+		     "(--memory %lld bytes is too little)", c->memory);
+	if (exited.si_code == CLD_EXITED)
+		fail(EXIT_RUNTIME_FAILED, "the container exited with status %d during setup", exited.si_status);
+	fail(EXIT_RUNTIME_FAILED, "the container was killed by SIG%s during setup", sigabbrev_np(exited.si_status));
+}
+
+/* Turn how PID 1 ended into the exit status, as docker run does: its own
+ * status, or 128+N if signal N killed it. A signal it caught, forwarded by
+ * us or not, is its own business and shows only in the status it chose. */
+static int wait_for_container(struct container *c)
+{
+	siginfo_t exited = wait_for_exit(c);
+
 	if (exited.si_code == CLD_EXITED)
 		return exited.si_status;
 	return 128 + exited.si_status;	/* killed by signal si_status */
@@ -911,15 +1204,20 @@ int main(int argc, char *argv[])
 	};
 	sigset_t signals;
 
+	open_stdio();	/* before any pipe takes fd 0, 1 or 2 */
 	parse_options(argc, argv, &c);
 	require_root();
 	check_rootfs(&c);
+	check_not_chrooted();
 	check_cgroup_v2();
-	block_signals(&signals);	/* held, not lost: forwarded once the container runs */
+	check_network(c.ip);
+	ignore_sigpipe();
+	block_signals(&signals);	/* held until the command has started, then forwarded */
 	create_cgroup(&c);
 	start_container(&c);
-	forward_signals(c.pid, &signals);
 	create_veth(&c);
 	release_container(&c);
+	wait_for_start(&c);
+	forward_signals(c.pid, &signals);
 	return wait_for_container(&c);	/* exit() then runs the cleanups registered with atexit */
 }
