@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Remove what crashed workshop runs left behind: our cgroups (/sys/fs/cgroup/ws-*),
-# our host veths (ws-*), and mounts under the rootfs. Nothing else.
+# Remove what crashed workshop runs left behind: our cgroups
+# (/sys/fs/cgroup/workshop/ws-*, and /sys/fs/cgroup/ws-* of older versions),
+# our host veths (ws-*), and mounts under the rootfs. Nothing else: the
+# cgroups and veths of runs that are still going are skipped, and said so.
 # WORKSHOP_ROOTFS: the rootfs whose mounts to remove (default: rootfs/ at the repo top).
 set -euo pipefail
 
@@ -54,20 +56,49 @@ remove_cgroup() {
 	fi
 }
 
+# Is PID a runtime of ours that still runs? A PID reused by another program
+# is not. Prints the runtime's path.
+runtime_alive() {
+	local exe
+	exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+	exe=${exe% (deleted)} # rebuilt while it ran
+	[[ $exe =~ /step0[1-9]_[a-z]+/run$ ]] || return 1
+	echo "$exe"
+}
+
+skipped() {
+	echo "skipped $1: its runtime (PID $2, $3) is still running"
+}
+
 # On hybrid or v1 hosts the runtime cannot have created any cgroups here.
 if [ "$(stat -f -c %T "$cgroup_root" 2>/dev/null)" = cgroup2fs ]; then
-	for top in "$cgroup_root"/ws-*/; do
+	for top in "$cgroup_root"/workshop/ws-*/ "$cgroup_root"/ws-*/; do
 		[ -d "$top" ] || continue
-		# Leaves by design, but children (if any) must go first.
+		top=${top%/}
+		pid=${top##*/ws-}
+		if [[ $pid =~ ^[0-9]+$ ]] && exe=$(runtime_alive "$pid"); then
+			skipped "cgroup $top" "$pid" "$exe"
+			continue
+		fi
+		# Children first: a container may have made cgroups of its own below.
 		while read -r cg; do
 			remove_cgroup "$cg"
-		done < <(find "${top%/}" -depth -type d)
+		done < <(find "$top" -depth -type d)
 	done
+	# The parent goes once no run uses it (rmdir refuses while it has children).
+	if [ -d "$cgroup_root/workshop" ] && rmdir "$cgroup_root/workshop" 2>/dev/null; then
+		echo "removed cgroup $cgroup_root/workshop"
+		removed=$((removed + 1))
+	fi
 fi
 
-# Host ends of our veth pairs; deleting one end deletes the pair.
+# Host ends of our veth pairs; deleting one end deletes the pair. The
+# runtime names its own in the alias: "stepNN_x pid N".
 while read -r name; do
-	if ip link del dev "$name" 2>/dev/null; then
+	alias=$(cat "/sys/class/net/$name/ifalias" 2>/dev/null || true)
+	if [[ $alias =~ ^step0[1-9]_[a-z]+\ pid\ ([0-9]+)$ ]] && exe=$(runtime_alive "${BASH_REMATCH[1]}"); then
+		skipped "veth $name" "${BASH_REMATCH[1]}" "$exe"
+	elif ip link del dev "$name" 2>/dev/null; then
 		echo "removed veth $name"
 		removed=$((removed + 1))
 	elif ip link show dev "$name" >/dev/null 2>&1; then

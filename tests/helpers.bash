@@ -39,7 +39,7 @@ host_state() {
 	echo "## mounts"
 	cat /proc/self/mountinfo
 	echo "## cgroups"
-	find /sys/fs/cgroup -maxdepth 2 -name 'ws-*' 2>/dev/null | sort
+	{ find /sys/fs/cgroup -maxdepth 1 -name 'ws-*'; find /sys/fs/cgroup/workshop; } 2>/dev/null | sort
 	echo "## links"
 	ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
 	echo "## processes of our containers"

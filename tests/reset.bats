@@ -23,6 +23,7 @@ setup() {
 }
 
 teardown() {
+	stop_container
 	if [ -n "$SLEEP_PID" ]; then
 		kill -KILL "$SLEEP_PID" 2>/dev/null || true
 		wait "$SLEEP_PID" 2>/dev/null || true
@@ -118,4 +119,34 @@ sandbox() {
 	wait "$SLEEP_PID" || rc=$?
 	SLEEP_PID=""
 	[ "$rc" -eq 137 ] # SIGKILL
+}
+
+@test "kills and removes a leftover cgroup under workshop, children first, then workshop" {
+	require_cgroup_v2
+	CGROUP=/sys/fs/cgroup/workshop/ws-999998
+	mkdir -p "$CGROUP/inner"
+	sleep 1000 3>&- &
+	SLEEP_PID=$!
+	echo "$SLEEP_PID" >"$CGROUP/inner/cgroup.procs"
+	run -0 sandbox '"$RESET"'
+	[[ $output == *"removed cgroup $CGROUP/inner"*"removed cgroup $CGROUP"*"removed cgroup /sys/fs/cgroup/workshop"* ]]
+	[ ! -e /sys/fs/cgroup/workshop ]
+	local rc=0
+	wait "$SLEEP_PID" || rc=$?
+	SLEEP_PID=""
+	[ "$rc" -eq 137 ]
+}
+
+@test "skips the cgroup and veth of a run that is still going, and says so" {
+	require_cgroup_v2
+	start_container sleep "$REPO/step05_veth/run" sleep 1000
+	# Not in the sandbox: the veth lives in this network namespace.
+	run -0 "$RESET"
+	echo "$output"
+	[[ $output == *"skipped cgroup /sys/fs/cgroup/workshop/ws-$RUNTIME_PID: its runtime (PID $RUNTIME_PID, $REPO/step05_veth/run) is still running"* ]]
+	[[ $output == *"skipped veth ws-10.200.0: its runtime (PID $RUNTIME_PID, $REPO/step05_veth/run) is still running"* ]]
+	kill -0 "$CONTAINER_PID"
+	[ -d "/sys/fs/cgroup/workshop/ws-$RUNTIME_PID" ]
+	ip link show ws-10.200.0 >/dev/null
+	stop_container
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # step04_cgroup: + cgroup v2 limits (memory, CPU, number of processes) in
-# /sys/fs/cgroup/ws-<runtime PID>, removed when the container exits.
+# /sys/fs/cgroup/workshop/ws-<runtime PID>, removed when the container exits.
 # Commands for the container are single-quoted on purpose; bats's run sets $stderr.
 # shellcheck disable=SC2016,SC2154
 
@@ -43,7 +43,7 @@ teardown() {
 @test "step04: the limits are written to the container's cgroup" {
 	require_cgroup_v2
 	start_container sleep "$RUN" --memory 32M --cpus 0.5 --pids-limit 20 sleep 1000
-	local cg="/sys/fs/cgroup/ws-$RUNTIME_PID"
+	local cg="/sys/fs/cgroup/workshop/ws-$RUNTIME_PID"
 	[ "$(cat "$cg/memory.max")" = 33554432 ]
 	[ "$(cat "$cg/memory.swap.max")" = 0 ]
 	[ "$(cat "$cg/cpu.max")" = "50000 100000" ]
@@ -51,7 +51,7 @@ teardown() {
 	grep -qx "$CONTAINER_PID" "$cg/cgroup.procs"
 	kill -TERM "$RUNTIME_PID"
 	wait_container
-	[ "$status" -eq 143 ]
+	[ "$status" -eq 137 ]	# sleep ignores SIGTERM as PID 1: SIGKILL after the grace period
 	assert_host_unchanged
 }
 
@@ -59,7 +59,7 @@ teardown() {
 	require_cgroup_v2
 	run --separate-stderr "$RUN" cat /proc/self/cgroup
 	[ "$status" -eq 0 ]
-	[[ "$output" =~ ^0::/ws-[0-9]+$ ]]
+	[[ "$output" =~ ^0::/workshop/ws-[0-9]+$ ]]
 	assert_host_unchanged
 }
 
@@ -87,7 +87,7 @@ teardown() {
 @test "step04: a busy loop with --cpus 0.2 gets about a fifth of a CPU" {
 	require_cgroup_v2
 	start_container 'while' "$RUN" --cpus 0.2 sh -c 'while :; do :; done'
-	local stat="/sys/fs/cgroup/ws-$RUNTIME_PID/cpu.stat" before after start end
+	local stat="/sys/fs/cgroup/workshop/ws-$RUNTIME_PID/cpu.stat" before after start end
 	sleep 0.5
 	before=$(awk '$1 == "usage_usec" { print $2 }' "$stat")
 	start=$(date +%s%N)
@@ -118,4 +118,46 @@ teardown() {
 	[[ "$output" == *"-m, --memory SIZE"*"(default: 64M)"* ]]
 	[[ "$output" == *"--cpus N"*"(default: 0.5)"* ]]
 	[[ "$output" == *"--pids-limit N"*"(default: 64)"* ]]
+}
+
+@test "step04: systemd's -cpu at the root is refused while a container runs; cpu.max stays" {
+	require_cgroup_v2
+	start_container 'while' "$RUN" --cpus 0.2 sh -c 'while :; do :; done'
+	local cg="/sys/fs/cgroup/workshop/ws-$RUNTIME_PID"
+	# What systemd writes on daemon-reload when no unit of its own needs cpu.
+	run sh -c 'echo -cpu >/sys/fs/cgroup/cgroup.subtree_control'
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Device or resource busy"* ]]
+	grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control
+	[ "$(cat "$cg/cpu.max")" = "20000 100000" ]
+	# The parent holds no process; the container's cgroup does.
+	[ -z "$(cat /sys/fs/cgroup/workshop/cgroup.procs)" ]
+	grep -qx "$CONTAINER_PID" "$cg/cgroup.procs"
+	stop_container
+	assert_host_unchanged
+}
+
+@test "step04: cgroups the container made below its own are removed with it" {
+	require_cgroup_v2
+	local step
+	for step in step04_cgroup step06_full; do
+		# Root inside can mount cgroup2 and mkdir; rmdir of ours then needs
+		# the container's own gone first.
+		run --separate-stderr "$REPO/$step/run" sh -c \
+			'mount -t cgroup2 none /mnt && mkdir -p "/mnt$(cut -d: -f3 /proc/self/cgroup)/inner/deeper" && echo made'
+		echo "$step -> $status: $output $stderr"
+		[ "$status" -eq 0 ] && [ "$output" = made ] && [ -z "$stderr" ]
+	done
+	assert_host_unchanged
+}
+
+@test "step04: a ws-<PID> left by a killed run with the same PID is removed and reused" {
+	require_cgroup_v2
+	# exec keeps the shell's PID, so the runtime finds "its" cgroup there.
+	run --separate-stderr sh -c 'mkdir -p /sys/fs/cgroup/workshop/ws-$$/left && exec "$1" true' sh "$RUN"
+	echo "$status: $stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == "step04_cgroup: removing /sys/fs/cgroup/workshop/ws-"*", left by a run that was killed" ]]
+	assert_host_unchanged
 }

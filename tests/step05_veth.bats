@@ -72,7 +72,7 @@ teardown() {
 	start_container nc "$RUN" sh -c "$HTTP"
 	run --separate-stderr "$RUN" true
 	[ "$status" -eq 125 ]
-	[[ "$stderr" == *"create veth ws-10.200.0: File exists: another container uses 10.200.0.0/24; choose another --ip"* ]]
+	[[ "$stderr" == *"--ip 10.200.0.2: 10.200.0.0/24 overlaps 10.200.0.1/24 on ws-10.200.0, a network this host already has (another container's); choose another --ip"* ]]
 	[ "$(http_get http://10.200.0.2:8080/)" = hello-from-container ]
 	wait_container
 	assert_host_unchanged
@@ -92,5 +92,78 @@ teardown() {
 	require_cgroup_v2
 	run "$RUN" --memory 32M dd if=/dev/zero of=/dev/null bs=64M count=1
 	[ "$status" -eq 137 ]
+	assert_host_unchanged
+}
+
+@test "step05: an --ip on a network the host already has is refused (125), naming it" {
+	require_cgroup_v2
+	# A network namespace of the test's own stands in for the host.
+	local ns="wst-$$"
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link add wst0 type veth peer name wst1
+	ip -n "$ns" address add 10.77.0.5/24 dev wst0
+	ip -n "$ns" link set wst0 up
+	ip -n "$ns" route add 10.200.0.0/16 dev wst0
+	local -a cases=(
+		"10.77.0.2|10.77.0.0/24 overlaps 10.77.0.5/24 on wst0"
+		"10.200.0.2|10.200.0.0/24 overlaps 10.200.0.0/16 on wst0"
+		"127.0.0.2|127.0.0.0/24 overlaps 127.0.0.1/8 on lo"
+	)
+	local case ip
+	for case in "${cases[@]}"; do
+		ip=${case%%|*}
+		run --separate-stderr nsenter --net="/run/netns/$ns" "$RUN" --ip "$ip" true
+		echo "$ip -> $status: $stderr"
+		[ "$status" -eq 125 ]
+		[[ "$stderr" == "step05_veth: --ip $ip: ${case#*|}, a network this host already has; choose another --ip" ]]
+	done
+	# Elsewhere the same host is fine.
+	run --separate-stderr nsenter --net="/run/netns/$ns" "$RUN" --ip 10.78.0.2 true
+	ip netns del "$ns"
+	[ "$status" -eq 0 ]
+	assert_host_unchanged
+}
+
+@test "step05: both ends get a fixed, locally administered MAC that udev leaves alone" {
+	require_cgroup_v2
+	start_container sleep "$RUN" sh -c 'ip -o link show eth0; exec sleep 1000'
+	local _
+	for _ in $(seq 50); do grep -q link/ether "$BATS_TEST_TMPDIR/out" && break; sleep 0.1; done
+	[ "$(cat /sys/class/net/ws-10.200.0/address)" = 02:00:0a:c8:00:01 ]
+	# 3: NET_ADDR_SET, given at creation; udev replaces only 1, random.
+	[ "$(cat /sys/class/net/ws-10.200.0/addr_assign_type)" = 3 ]
+	grep -q 'link/ether 02:00:0a:c8:00:02 ' "$BATS_TEST_TMPDIR/out"
+	[ "$(cat /sys/class/net/ws-10.200.0/ifalias)" = "step05_veth pid $RUNTIME_PID" ]
+	stop_container
+	assert_host_unchanged
+}
+
+@test "step05: at exit the runtime deletes its own veth, not a newer one of the same name" {
+	require_cgroup_v2
+	start_container sleep "$RUN" sleep 1000
+	# Another veth takes the name while the first run still goes on.
+	ip link set ws-10.200.0 down
+	ip link set ws-10.200.0 name ws-moved
+	ip link add ws-10.200.0 type veth peer name ws-newer-peer
+	stop_container
+	local newer=0
+	ip link show ws-10.200.0 >/dev/null 2>&1 && newer=1
+	ip link del ws-10.200.0 2>/dev/null || true
+	[ "$newer" -eq 1 ]
+	run ! ip link show ws-moved
+	assert_host_unchanged
+}
+
+@test "step05: root in the container can leave its cgroup and its memory limit; step06 cannot" {
+	require_cgroup_v2
+	local escape='mount -t cgroup2 none /mnt && echo $$ >/mnt/cgroup.procs && dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo "dd exited $?"'
+	run --separate-stderr "$RUN" --memory 32M sh -c "$escape"
+	echo "step05: $output $stderr"
+	[ "$status" -eq 0 ] && [ "$output" = "dd exited 0" ]
+	# step06's cgroup namespace: the mounted cgroup2 starts at its own cgroup.
+	run --separate-stderr "$REPO/step06_full/run" --memory 32M sh -c "$escape"
+	echo "step06: $output $stderr"
+	[ "$status" -eq 0 ] && [ "$output" = "dd exited 137" ]
 	assert_host_unchanged
 }

@@ -80,3 +80,11 @@ setup() {
 	[ "$status" -eq 137 ]
 	assert_host_unchanged
 }
+
+@test "step06: its own cgroup namespace: /proc/self/cgroup says /" {
+	require_cgroup_v2
+	run --separate-stderr "$RUN" cat /proc/self/cgroup
+	[ "$status" -eq 0 ]
+	[ "$output" = "0::/" ]
+	assert_host_unchanged
+}

@@ -61,3 +61,12 @@ removed_lines() {
 		done
 	done
 }
+
+@test "steps: no step includes a header twice" {
+	local step
+	for step in "$REPO"/step0[1-9]_*; do
+		run sh -c 'grep "^#include" "$1" | sort | uniq -d' sh "$step/main.c"
+		echo "${step##*/}: $output"
+		[ -z "$output" ]
+	done
+}
