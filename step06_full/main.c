@@ -1050,7 +1050,9 @@ static void create_veth(struct container *c)
 		errno = error;
 		fail(EXIT_RUNTIME_FAILED, "create veth %s: %s", veth_host, strerror(errno));
 	}
-	veth_index = interface_index(veth_host);
+	veth_index = (int)if_nametoindex(veth_host);
+	if (veth_index == 0)
+		return;		/* gone with the container's network namespace: it died during setup */
 	if (atexit(remove_veth) != 0)
 		fail(EXIT_RUNTIME_FAILED, "atexit: cannot register the veth's removal");
 	snprintf(alias, sizeof alias, "%s pid %d", STEP_NAME, (int)getpid());

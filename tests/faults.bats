@@ -107,9 +107,11 @@ scratch_rootfs() {
 }
 
 @test "faults: SIGINT, SIGTERM and SIGHUP reach a PID 1 that handles them; its own status counts" {
-	local sig
+	local sig _
 	for sig in INT TERM HUP; do
-		start_container trap "$RUN" sh -c 'trap "exit 0" TERM HUP; trap "exit 3" INT; while :; do sleep 0.1; done'
+		start_container trap "$RUN" sh -c 'trap "exit 0" TERM HUP; trap "exit 3" INT; echo ready; while :; do sleep 0.1; done'
+		# Only once the traps are set: PID 1 drops a signal it has no handler for.
+		for _ in $(seq 100); do grep -q ready "$BATS_TEST_TMPDIR/out" && break; sleep 0.05; done
 		kill -s "$sig" "$RUNTIME_PID"
 		wait_container
 		echo "SIG$sig -> $status"
