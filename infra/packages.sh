@@ -55,6 +55,7 @@ runc               =                    bench        cmd:runc            referen
 crun               =                    bench        cmd:crun            reference runtimes
 shellcheck         =                    lint         cmd:shellcheck      lint
 debootstrap        =                    ci           cmd:debootstrap     fresh-machine CI step
+sudo               =                    ci           cmd:sudo            the README's commands
 EOF
 }
 
