@@ -182,10 +182,13 @@ lacks() {
 }
 
 # The package names after "apt-get install" (options skipped) on each line of
-# stdin, one a line. A name ends at a space, a backtick, a quote or ")";
-# "..." (a placeholder in prose) is not one.
+# stdin, one a line. A name ends at a space, a backtick, a quote or ")", the
+# command at ; & | or >;
+# "..." (a placeholder in prose) and "$(pkg NAME)" (doctor's look-up in the
+# list, checked apart) are not names.
 apt_names() {
-	grep -o 'apt-get install[^`")]*' | sed 's/^apt-get install//' | tr ' ' '\n' | grep -v -e '^-' -e '^\.\.\.$' | grep . || true
+	grep -o 'apt-get install[^`")]*' | sed -e 's/^apt-get install//' -e 's/[;&|>].*//' | tr ' ' '\n' |
+		grep -v -e '^-' -e '^\.\.\.$' -e '^\$' | grep . || true
 }
 
 # Fails, naming them, when a name is not in the list.
@@ -207,6 +210,12 @@ prerequisites() {
 	awk '/^## 2\. 前提条件/ { on = 1; next } /^## / { on = 0 } on' "$REPO/infra/container_runtime_ja.md"
 }
 
+# The first column of its package table (the one headed パッケージ).
+package_table() {
+	prerequisites | awk '/^\| パッケージ \|/ { on = 1; next } on && !/^\|/ { exit } on' |
+		grep -v '^| ---' | cut -d'|' -f2 | grep -o "\`[^\`]*\`" | tr -d "\`"
+}
+
 @test "deps: README, the document's 前提条件, doctor, tests/vm and .ci/run name only packages of the list" {
 	local f names
 	# The check itself must catch a stranger.
@@ -219,8 +228,7 @@ prerequisites() {
 	names=$(apt_names <"$BATS_TEST_TMPDIR/prereq")
 	[ -n "$names" ]
 	all_in_list "the document's 前提条件" "$names"
-	# shellcheck disable=SC2016 # backticks: Markdown, not a command
-	names=$(grep '^| `' "$BATS_TEST_TMPDIR/prereq" | cut -d'|' -f2 | grep -o '`[^`]*`' | tr -d '`')
+	names=$(package_table)
 	[ -n "$names" ]
 	all_in_list "the document's package table" "$names"
 	# doctor's fix lines take their names through its pkg function.
@@ -234,8 +242,12 @@ prerequisites() {
 
 @test "deps: the document installs exactly the list's packages for it, README only make" {
 	prerequisites >"$BATS_TEST_TMPDIR/prereq"
-	[ "$(apt_names <"$BATS_TEST_TMPDIR/prereq" | sort)" = "$(WORKSHOP_OS_RELEASE=/dev/null "$PKGS" list doc | sort)" ]
-	[ "$(apt_names <"$REPO/README.md")" = make ]
+	local want
+	want=$(WORKSHOP_OS_RELEASE=/dev/null "$PKGS" list doc | sort)
+	# The install line of its code block, and its table.
+	[ "$(grep '^sudo apt-get install' "$BATS_TEST_TMPDIR/prereq" | apt_names | sort)" = "$want" ]
+	[ "$(package_table | sort)" = "$want" ]
+	[ "$(apt_names <"$REPO/README.md" | sort -u)" = make ]
 	# .ci/run installs through the list (make deps), not a list of its own.
 	grep -q '^make -s deps GOALS=ci' "$REPO/.ci/run"
 }

@@ -56,6 +56,9 @@ if [ "${1:-}" = --inside ]; then
 	chmod 0750 /home/learner
 	echo 'learner ALL=(ALL:ALL) NOPASSWD: ALL' >/etc/sudoers.d/learner
 	chmod 0440 /etc/sudoers.d/learner
+	# Its own, as a clone from a server would be (git refuses a repository
+	# owned by another user).
+	chown -R learner: /srv/workshop.git
 
 	# The learner's session: clone, then the README's lines, one by one.
 	# shellcheck disable=SC2016 # the script is for the learner's shell
@@ -116,7 +119,10 @@ trap 'exit 143' TERM
 
 t0=$SECONDS
 say "debootstrap bookworm (minbase, sudo git ca-certificates) into $root"
-debootstrap --variant=minbase --include=sudo,git,ca-certificates bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+# In a mount namespace of its own: the /proc and /sys it mounts in the new
+# root stay out of the host's mount table.
+unshare --mount --propagation private \
+	debootstrap --variant=minbase --include=sudo,git,ca-certificates bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
 	{
 		tail -n 20 "$work/debootstrap.log" >&2
 		die "debootstrap failed"
