@@ -29,6 +29,9 @@ prog=packages.sh
 #   kernel modules are .ko.zst, Debian's plain .ko);
 #   the goals that need it (comma-separated); how to see it is present
 #   (cmd:NAME a command, glob:PATTERN a file, or a check below); why.
+# The kernel counts as present when any kernel with its modules is in /boot
+# (on Ubuntu also linux-image-virtual, -kvm, ...); it installs Ubuntu's
+# linux-image-generic only when there is none.
 table() {
 	cat <<'EOF'
 make               =                    build        cmd:make            build

@@ -154,6 +154,21 @@ fake_uname() {
 	[[ ${lines[-1]} == "no step works yet"*root* ]]
 }
 
+@test "as nobody, from a checkout in a 0750 home directory (Ubuntu's default)" {
+	local home="$BATS_TEST_TMPDIR/home/learner"
+	mkdir -p "$home/ws"
+	chmod 0750 "$home"
+	cp -r "$REPO/infra" "$home/ws/"
+	# A plain nobody cannot even start the script there...
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$home/ws/infra/doctor.sh"
+	[ "$status" -eq 126 ]
+	# ...so the needs-root tests run it with as_nobody, and get the message.
+	run as_nobody env WORKSHOP_ROOTFS="$FAKE_ROOTFS" "$home/ws/infra/doctor.sh"
+	[ "$status" -eq 1 ]
+	has_line ✗ root
+	[[ $output == *"fix: sudo make doctor"* ]]
+}
+
 @test "a missing rootfs is ✗ with the command that builds it" {
 	WORKSHOP_ROOTFS=/nonexistent run doctor
 	[ "$status" -eq 1 ]
