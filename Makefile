@@ -55,6 +55,11 @@ diff:
 # the one package list; apt-get, saying which and why), then build in a
 # sub-make, so that nothing is built or made half-way when apt-get fails.
 PACKAGES = infra/packages.sh install --label "make $@"
+# The sub-make's goal: one, so that make says no "Nothing to be done for
+# 'all'" when everything is built.
+.PHONY: .prereqs .prereqs-test
+.prereqs: all rootfs
+.prereqs-test: all rootfs $(TEST_HELPERS)
 
 # What `sudo make deps` installs: the document's commands and the test suite.
 DEPS_GOALS := doc test
@@ -73,7 +78,7 @@ doctor:
 # host without it gets the newest step it can run, and is told why.
 run:
 	@$(PACKAGES) run
-	@$(MAKE) --no-print-directory all rootfs
+	@$(MAKE) --no-print-directory .prereqs
 	@if [ -n "$(STEP)" ]; then step=$$(ls -d step$(STEP)_*); \
 	elif [ "$$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then step=$(NEWEST); \
 	else step=$$(ls -d step03_*); echo "no cgroup v2 on this host: starting $$step (see sudo make doctor)" >&2; fi; \
@@ -82,12 +87,12 @@ run:
 # -T: each test's duration, to see where the time goes (the VM is slow).
 test:
 	@$(PACKAGES) test
-	@$(MAKE) --no-print-directory all rootfs $(TEST_HELPERS)
+	@$(MAKE) --no-print-directory .prereqs-test
 	bats -T tests/
 
 test-vm:
 	@$(PACKAGES) test-vm
-	@$(MAKE) --no-print-directory all rootfs $(TEST_HELPERS)
+	@$(MAKE) --no-print-directory .prereqs-test
 	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh bats -T tests/
 
 # The workshop document typed into tmux as a learner would, checked against
@@ -95,7 +100,7 @@ test-vm:
 .PHONY: test-doc
 test-doc:
 	@$(PACKAGES) test-doc
-	@$(MAKE) --no-print-directory all rootfs $(TEST_HELPERS)
+	@$(MAKE) --no-print-directory .prereqs-test
 	tests/vm/run-in-vm.sh tests/doc/run.sh
 
 reset:
@@ -111,10 +116,10 @@ BENCH_N ?= 200
 BENCH_VM_N ?= $(if $(filter command line environment,$(origin BENCH_N)),$(BENCH_N),50)
 bench:
 	@$(PACKAGES) bench
-	@$(MAKE) --no-print-directory all rootfs
+	@$(MAKE) --no-print-directory .prereqs
 	infra/bench.sh -n $(BENCH_N) $(BENCH_FLAGS)
 
 bench-vm:
 	@$(PACKAGES) bench-vm
-	@$(MAKE) --no-print-directory all rootfs
+	@$(MAKE) --no-print-directory .prereqs
 	tests/vm/run-in-vm.sh infra/bench.sh -n $(BENCH_VM_N) $(BENCH_FLAGS)
