@@ -237,9 +237,11 @@ for ((i = 0; i < ${#missing[@]}; i++)); do
 done
 
 if [[ $fam == unknown:* ]] || ! have_cmd apt-get; then
+	why="this is not Debian or Ubuntu (ID ${fam#unknown:})"
+	[[ $fam == unknown:* ]] || why="there is no apt-get here"
 	{
 		echo "$label: missing: $summary"
-		echo "$label: this is not Debian or Ubuntu (ID ${fam#unknown:}), so nothing was installed:"
+		echo "$label: $why, so nothing was installed:"
 		echo "  install the equivalent packages with this distribution's package manager (the names above are Debian's), then rerun"
 	} >&2
 	exit 1
