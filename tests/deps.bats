@@ -38,7 +38,7 @@ fake_apt() {
 # The commands the scripts under test run, and every command the list checks
 # for: what a PATH of our own must offer.
 setup_file() {
-	TOOLS="bash sh env cat id ldd sed awk sort chmod setpriv $(grep -o 'cmd:[^ ]*' "$BATS_TEST_DIRNAME/../infra/packages.sh" | cut -c5- | tr '\n' ' ')"
+	TOOLS="bash sh env id grep awk sort chmod setpriv $(grep -o 'cmd:[^ ]*' "$BATS_TEST_DIRNAME/../infra/packages.sh" | cut -c5- | tr '\n' ' ')"
 	export TOOLS
 }
 
