@@ -46,12 +46,12 @@ setup_file() {
 # ones given (the list also looks in the sbin directories), and the fake
 # apt-get. A few links, not all of /usr/bin: the VM's 9p is slow.
 hide() {
-	local c p targets=()
+	local c keep=() targets=()
 	for c in $TOOLS; do
-		[[ " $* " != *" $c "* ]] || continue
-		p=$(command -v "$c") || continue
-		[[ $p == /* ]] && targets+=("$p")
+		[[ " $* " == *" $c "* ]] || keep+=("$c")
 	done
+	# type -P: the paths of those found, in one go.
+	mapfile -t targets < <(type -P "${keep[@]}")
 	ln -s "${targets[@]}" "$BIN/"
 	fake_apt
 }
@@ -110,7 +110,9 @@ need() {
 	# Through make: it stops before building anything.
 	local copy="$BATS_TEST_TMPDIR/repo" s
 	mkdir "$copy"
-	cp -r "$REPO/Makefile" "$REPO/infra" "$copy/"
+	mkdir "$copy/infra"
+	cp "$REPO/Makefile" "$copy/"
+	cp "$REPO/infra/packages.sh" "$copy/infra/"
 	for s in "$REPO"/step0[1-9]_*; do
 		mkdir "$copy/${s##*/}"
 		cp "$s/main.c" "$copy/${s##*/}/"
