@@ -45,6 +45,7 @@ procps             =                    test,doc     cmd:pgrep           ps and 
 util-linux         =                    test,doc     cmd:unshare         unshare and setpriv
 tmux               =                    test,doc     cmd:tmux            terminal tests
 wget               =                    test         cmd:wget            HTTP checks
+strace             =                    test         cmd:strace          death-signal test
 curl               =                    doc          cmd:curl            HTTP checks
 netcat-openbsd     =                    doc          cmd:nc              network checks
 iputils-ping       =                    doc          cmd:ping            network checks
