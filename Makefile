@@ -10,7 +10,7 @@ STEPS := $(sort $(wildcard step0[1-9]_*))
 NEWEST := $(lastword $(STEPS))
 
 .PHONY: all help $(foreach s,$(STEPS),$(firstword $(subst _, ,$(s)))) \
-	diff rootfs doctor run test test-vm reset clean bench bench-vm
+	diff rootfs doctor run test test-vm reset clean bench bench-vm deps
 
 all: $(addsuffix /run,$(STEPS))
 
@@ -27,6 +27,7 @@ help:
 	@echo "sudo make bench     start latency of each step next to unshare, runc, crun"
 	@echo "sudo make bench-vm  the same in the cgroup v2 VM (steps 04-06; ratios)"
 	@echo "sudo make reset     remove what crashed runs left behind"
+	@echo "sudo make deps      install the packages (GOALS=\"$(DEPS_GOALS)\"; see infra/packages.sh)"
 	@echo "make clean          remove the built programs"
 
 %/run: %/main.c
@@ -50,32 +51,60 @@ diff:
 	color=never; [ -t 1 ] && color=always; \
 	diff -up --color=$$color "$$old/main.c" "$$new/main.c"; s=$$?; [ $$s -le 1 ] || [ $$s -eq 141 ]
 
+# Targets that need packages install the missing ones first (infra/packages.sh:
+# the one package list; apt-get, saying which and why), then build in a
+# sub-make, so that nothing is built or made half-way when apt-get fails.
+PACKAGES = infra/packages.sh install --label "make $@"
+# The sub-make's goal: one, so that make says no "Nothing to be done for
+# 'all'" when everything is built.
+.PHONY: .prereqs .prereqs-test
+.prereqs: all rootfs
+.prereqs-test: all rootfs $(TEST_HELPERS)
+
+# What `sudo make deps` installs: the document's commands and the test suite.
+DEPS_GOALS := doc test
+GOALS ?= $(DEPS_GOALS)
+deps:
+	@infra/packages.sh install --label "make deps" $(GOALS)
+
 rootfs:
 	@if [ -e rootfs/bin/sh ]; then echo "rootfs/ is ready (rebuild: ./rootfs.sh --force)"; \
-	else ./rootfs.sh; fi
+	else $(PACKAGES) rootfs && ./rootfs.sh; fi
 
 doctor:
 	@infra/doctor.sh
 
 # The newest step, or STEP=03 for another; steps 04-06 need cgroup v2, so a
 # host without it gets the newest step it can run, and is told why.
-run: all rootfs
+run:
+	@$(PACKAGES) run
+	@$(MAKE) --no-print-directory .prereqs
 	@if [ -n "$(STEP)" ]; then step=$$(ls -d step$(STEP)_*); \
 	elif [ "$$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then step=$(NEWEST); \
 	else step=$$(ls -d step03_*); echo "no cgroup v2 on this host: starting $$step (see sudo make doctor)" >&2; fi; \
 	echo "./$$step/run" >&2; exec "./$$step/run"
 
 # -T: each test's duration, to see where the time goes (the VM is slow).
-test: all rootfs $(TEST_HELPERS)
+test:
+	@$(PACKAGES) test
+	@$(MAKE) --no-print-directory .prereqs-test
 	bats -T tests/
 
-test-vm: all rootfs $(TEST_HELPERS)
-	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh bats -T tests/
+# tests/deps.bats checks the package list and its installer, nothing of the
+# kernel, so it runs natively only: in the TCG VM each exec costs seconds
+# and that file alone took minutes.
+VM_TESTS = $(filter-out tests/deps.bats,$(wildcard tests/*.bats))
+test-vm:
+	@$(PACKAGES) test-vm
+	@$(MAKE) --no-print-directory .prereqs-test
+	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh bats -T $(VM_TESTS)
 
 # The workshop document typed into tmux as a learner would, checked against
 # its output blocks, in the cgroup v2 VM (tests/doc/README.md).
 .PHONY: test-doc
-test-doc: all rootfs $(TEST_HELPERS)
+test-doc:
+	@$(PACKAGES) test-doc
+	@$(MAKE) --no-print-directory .prereqs-test
 	tests/vm/run-in-vm.sh tests/doc/run.sh
 
 reset:
@@ -89,8 +118,12 @@ clean:
 # it takes BENCH_N only when given explicitly, else the smaller BENCH_VM_N.
 BENCH_N ?= 200
 BENCH_VM_N ?= $(if $(filter command line environment,$(origin BENCH_N)),$(BENCH_N),50)
-bench: all rootfs
+bench:
+	@$(PACKAGES) bench
+	@$(MAKE) --no-print-directory .prereqs
 	infra/bench.sh -n $(BENCH_N) $(BENCH_FLAGS)
 
-bench-vm: all rootfs
+bench-vm:
+	@$(PACKAGES) bench-vm
+	@$(MAKE) --no-print-directory .prereqs
 	tests/vm/run-in-vm.sh infra/bench.sh -n $(BENCH_VM_N) $(BENCH_FLAGS)

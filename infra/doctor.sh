@@ -15,6 +15,11 @@ else
 	green="" red="" yellow="" reset=""
 fi
 
+# This distribution's name for a package of infra/packages.sh, the one list.
+pkg() {
+	"$repo/infra/packages.sh" name "$1"
+}
+
 failed=() # needed checks that failed
 is_root=0
 [ "$(id -u)" -ne 0 ] || is_root=1
@@ -57,14 +62,15 @@ check_kernel() {
 	rel=$(uname -r)
 	IFS=. read -r major minor _ <<<"$rel"
 	minor=${minor%%[!0-9]*}
-	if [ "$major" -lt 5 ] || { [ "$major" -eq 5 ] && [ "${minor:-0}" -lt 7 ]; }; then
-		bad kernel "$rel: older than 5.7; the steps need clone3 (5.3) and, from step04, CLONE_INTO_CGROUP (5.7)" \
+	if [ "$major" -lt 5 ] || { [ "$major" -eq 5 ] && [ "${minor:-0}" -lt 11 ]; }; then
+		bad kernel "$rel: older than 5.11; every step closes inherited fds with close_range(CLOSE_RANGE_CLOEXEC) (5.11)" \
+			"and starts the container with clone3 (5.3); step04 on with CLONE_INTO_CGROUP (5.7)" \
 			"fix: a newer kernel, e.g. Ubuntu 22.04 or later; or: sudo make test-vm"
 	elif [ "$major" -gt 5 ] || [ "${minor:-0}" -ge 14 ]; then
 		ok kernel "$rel (>= 5.14: cgroup.kill stops a whole container at once)"
 	else
 		warn kernel "$rel: older than 5.14, no cgroup.kill; processes are killed one by one, which races with fork" \
-			"fix (recommended): a newer kernel, e.g. sudo apt-get install linux-image-amd64"
+			"fix (recommended): a newer kernel, e.g. sudo apt-get install $(pkg linux-image-amd64)"
 	fi
 }
 
@@ -121,7 +127,8 @@ check_cgroup() {
 }
 
 check_veth() {
-	local fix="fix: sudo modprobe veth (module missing: the kernel needs CONFIG_VETH, e.g. sudo apt-get install linux-image-amd64)"
+	local fix
+	fix="fix: sudo modprobe veth (module missing: the kernel needs CONFIG_VETH, e.g. sudo apt-get install $(pkg linux-image-amd64))"
 	if [ "$is_root" -eq 1 ]; then
 		# The real test, in a throwaway network namespace so the host is untouched.
 		if unshare --net ip link add wsdoc0 type veth peer name wsdoc1 2>/dev/null; then
@@ -150,7 +157,7 @@ check_tools() {
 	if command -v gcc >/dev/null || command -v clang >/dev/null || command -v cc >/dev/null; then
 		ok cc "$(command -v gcc || command -v clang || command -v cc)"
 	else
-		bad cc "no C compiler (gcc, clang, cc)" "fix: sudo apt-get install gcc"
+		bad cc "no C compiler (gcc, clang, cc)" "fix: sudo apt-get install $(pkg gcc) $(pkg libc6-dev)"
 	fi
 	local tool pkg
 	for tool in make:make ip:iproute2 bats:bats; do
@@ -158,7 +165,7 @@ check_tools() {
 		if command -v "$tool" >/dev/null; then
 			ok "$tool" "$(command -v "$tool")"
 		else
-			bad "$tool" "not found" "fix: sudo apt-get install $pkg"
+			bad "$tool" "not found" "fix: sudo apt-get install $(pkg "$pkg")"
 		fi
 	done
 	if command -v podman >/dev/null; then
@@ -167,12 +174,12 @@ check_tools() {
 		ok "busybox" "/bin/busybox, static (rootfs.sh --from busybox)"
 	else
 		bad "podman" "neither podman nor a static /bin/busybox to build the rootfs" \
-			"fix: sudo apt-get install busybox-static (offline) or podman"
+			"fix: sudo apt-get install $(pkg busybox-static) (offline) or $(pkg podman)"
 	fi
 	if command -v tmux >/dev/null; then
 		ok tmux "$(command -v tmux) (optional)"
 	else
-		warn tmux "not found (optional: split-screen demos)" "fix: sudo apt-get install tmux"
+		warn tmux "not found (optional: split-screen demos)" "fix: sudo apt-get install $(pkg tmux)"
 	fi
 }
 
@@ -212,10 +219,8 @@ if [ ${#failed[@]} -eq 0 ]; then
 	echo "${green}all steps (01-06) work on this host${reset}"
 	exit 0
 fi
-if has_failed root namespaces cc make ip rootfs; then
+if has_failed root kernel namespaces cc make ip rootfs; then
 	summary="no step works yet: fix the ✗ items above ($(printf '%s, ' "${failed[@]}" | sed 's/, $//'))"
-elif has_failed kernel; then
-	summary="steps 04-06 need a kernel >= 5.7, steps 01-03 one >= 5.3 (this is $(uname -r))"
 elif has_failed "cgroup v2"; then
 	summary="steps 01-03 work on this host; steps 04-06 need cgroup v2"
 	! has_failed veth || summary+=" and veth"

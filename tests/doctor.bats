@@ -2,6 +2,7 @@
 # infra/doctor.sh: the checklist reflects this host, and every ✗ comes with a fix.
 
 load helpers
+load nobody
 
 setup() {
 	require_root
@@ -105,14 +106,67 @@ has_line() {
 	[[ $output == *cgroup.kill* ]]
 }
 
+# A uname on PATH that reports another kernel release.
+fake_uname() {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\necho %s\n' "$1" >"$BATS_TEST_TMPDIR/bin/uname"
+	chmod +x "$BATS_TEST_TMPDIR/bin/uname"
+}
+
+@test "a kernel older than 5.11 is ✗, naming close_range, clone3 and CLONE_INTO_CGROUP" {
+	fake_uname 5.10.0-28-amd64
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run doctor
+	[ "$status" -eq 1 ]
+	has_line ✗ kernel
+	[[ $output == *"5.10.0-28-amd64: older than 5.11"* ]]
+	[[ $output == *"close_range(CLOSE_RANGE_CLOEXEC) (5.11)"* ]]
+	[[ $output == *"clone3 (5.3)"* && $output == *"CLONE_INTO_CGROUP (5.7)"* ]]
+	[[ ${lines[-1]} == "no step works yet"*kernel* ]]
+}
+
+@test "5.11 to 5.13 is enough (! for cgroup.kill), 5.14 is ✓" {
+	fake_uname 5.11.0
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run doctor
+	has_line ! kernel
+	[[ $output == *"5.11.0: older than 5.14, no cgroup.kill"* ]]
+	[[ ${lines[-1]} != *kernel* ]]
+	fake_uname 5.14.0
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run doctor
+	has_line ✓ kernel
+}
+
+@test "fix lines name this distribution's package (Ubuntu: linux-image-generic)" {
+	fake_uname 5.13.0
+	printf 'ID=ubuntu\nID_LIKE=debian\n' >"$BATS_TEST_TMPDIR/os-release"
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" WORKSHOP_OS_RELEASE="$BATS_TEST_TMPDIR/os-release" run doctor
+	[[ $output == *"e.g. sudo apt-get install linux-image-generic"* ]]
+	printf 'ID=debian\n' >"$BATS_TEST_TMPDIR/os-release"
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" WORKSHOP_OS_RELEASE="$BATS_TEST_TMPDIR/os-release" run doctor
+	[[ $output == *"e.g. sudo apt-get install linux-image-amd64"* ]]
+}
+
 @test "as nobody: ✗ root with the sudo fix, root-only checks not run" {
-	run setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		env WORKSHOP_ROOTFS="$FAKE_ROOTFS" "$REPO/infra/doctor.sh"
+	run as_nobody env WORKSHOP_ROOTFS="$FAKE_ROOTFS" "$REPO/infra/doctor.sh"
 	[ "$status" -eq 1 ]
 	has_line ✗ root
 	[[ $output == *"fix: sudo make doctor"* ]]
 	has_line - namespaces
 	[[ ${lines[-1]} == "no step works yet"*root* ]]
+}
+
+@test "as nobody, from a checkout in a 0750 home directory (Ubuntu's default)" {
+	local home="$BATS_TEST_TMPDIR/home/learner"
+	mkdir -p "$home/ws"
+	chmod 0750 "$home"
+	cp -r "$REPO/infra" "$home/ws/"
+	# A plain nobody cannot even start the script there...
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$home/ws/infra/doctor.sh"
+	[ "$status" -eq 126 ]
+	# ...so the needs-root tests run it with as_nobody, and get the message.
+	run as_nobody env WORKSHOP_ROOTFS="$FAKE_ROOTFS" "$home/ws/infra/doctor.sh"
+	[ "$status" -eq 1 ]
+	has_line ✗ root
+	[[ $output == *"fix: sudo make doctor"* ]]
 }
 
 @test "a missing rootfs is ✗ with the command that builds it" {

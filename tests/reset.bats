@@ -10,6 +10,7 @@
 # shellcheck disable=SC2016
 
 load helpers
+load nobody
 
 setup() {
 	require_root
@@ -39,7 +40,7 @@ sandbox() {
 }
 
 @test "needs root, and says so" {
-	run -1 setpriv --reuid=nobody --regid=nogroup --clear-groups "$RESET"
+	run -1 as_nobody "$RESET"
 	[[ $output == *"must run as root"*"sudo make reset"* ]]
 }
 

@@ -6,6 +6,7 @@
 # shellcheck disable=SC2016
 
 load helpers
+load nobody
 
 setup_file() {
 	# One busybox tree, reused as the source of the test images.
@@ -68,7 +69,7 @@ import_test_image() {
 }
 
 @test "needs root, and says why" {
-	run -1 setpriv --reuid=nobody --regid=nogroup --clear-groups "$REPO/rootfs.sh" --from busybox "$DIR"
+	run -1 as_nobody "$REPO/rootfs.sh" --from busybox "$DIR"
 	[[ $output == *"needs root"* ]]
 	[[ $output == *sudo* ]]
 	assert_work_holds

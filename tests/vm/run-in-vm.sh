@@ -28,7 +28,8 @@ repo=$(cd "$here/../.." && pwd -P)
 timeout_s=${VM_TIMEOUT:-2400}
 mem=${VM_MEM:-2048}
 accel=${VM_ACCEL:-tcg}
-install_hint="apt-get install qemu-system-x86 linux-image-amd64 busybox-static kmod cpio"
+# The packages come from the one list, in this distribution's names.
+install_hint="sudo make test-vm installs what is missing; or: $("$repo/infra/packages.sh" apt-line vm)"
 
 die() {
 	echo "$prog: $*" >&2
