@@ -5,6 +5,7 @@
 # shellcheck disable=SC2016,SC2154
 
 load helpers
+load nobody
 
 RUN="$REPO/step01_pid/run"
 
@@ -78,7 +79,7 @@ teardown() {
 }
 
 @test "step01: not root exits 125 and says to use sudo" {
-	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups "$RUN" true
+	run --separate-stderr as_nobody "$RUN" true
 	[ "$status" -eq 125 ]
 	[[ "$stderr" == "step01_pid: must be run as root"*"try sudo"* ]]
 }
