@@ -24,6 +24,7 @@ help:
 	@echo "sudo make test      run the test suite (bats)"
 	@echo "sudo make test-vm   run the test suite in a cgroup v2 VM"
 	@echo "sudo make test-doc  type the document's commands in tmux (cgroup v2 VM)"
+	@echo "make doc-time       attendee-minutes per chapter of the document"
 	@echo "sudo make bench     start latency of each step next to unshare, runc, crun"
 	@echo "sudo make bench-vm  the same in the cgroup v2 VM (steps 04-06; ratios)"
 	@echo "sudo make reset     remove what crashed runs left behind"
@@ -109,6 +110,11 @@ test-doc:
 
 reset:
 	@infra/reset.sh
+
+# Attendee-minutes per chapter of the workshop document (infra/doc_time.sh).
+.PHONY: doc-time
+doc-time:
+	@infra/doc_time.sh
 
 clean:
 	rm -f $(addsuffix /run,$(STEPS)) $(TEST_HELPERS)

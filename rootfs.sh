@@ -13,6 +13,7 @@ script_dir=$(cd "$(dirname "$0")" && pwd)
 usage() {
 	cat <<EOF
 usage: $prog [--from podman|docker|busybox] [--image IMAGE] [--force] [DIR]
+       $prog --archive FILE [--from podman|docker] [--image IMAGE] [--force] [DIR]
 
 Build the container root filesystem into DIR (default: $script_dir/rootfs).
 
@@ -20,6 +21,9 @@ Build the container root filesystem into DIR (default: $script_dir/rootfs).
   --from docker   the same with docker
   --from busybox  offline: a minimal tree from Debian's busybox-static (/bin/busybox)
   (no --from)     podman if it has IMAGE or can pull it, else busybox
+  --archive FILE  load IMAGE from FILE (made with podman save or docker save)
+                  instead of pulling it: an instructor pulls once and hands out
+                  FILE; without --image, the image named in FILE is used
   --image IMAGE   image for podman/docker (default: $DEFAULT_IMAGE,
                   or \$ROOTFS_IMAGE); without --from it means --from podman
   --force         replace DIR if it is not empty
@@ -43,6 +47,7 @@ say() {
 
 from=""
 image=""
+archive=""
 force=0
 dir=""
 while [ $# -gt 0 ]; do
@@ -67,6 +72,15 @@ while [ $# -gt 0 ]; do
 		;;
 	--image=*)
 		image=${1#--image=}
+		shift
+		;;
+	--archive)
+		[ $# -ge 2 ] || die "--archive needs an argument (a podman save tarball)"
+		archive=$2
+		shift 2
+		;;
+	--archive=*)
+		archive=${1#--archive=}
 		shift
 		;;
 	--force)
@@ -102,6 +116,14 @@ if [ -n "$image" ]; then
 	# An explicitly requested image must not be silently replaced by busybox.
 	[ -n "$from" ] || from=podman
 fi
+if [ -n "$archive" ]; then
+	[ "$from" != busybox ] || die "--archive does not apply to --from busybox"
+	[ -n "$from" ] || from=podman
+	if [ ! -f "$archive" ] || [ ! -r "$archive" ]; then
+		die "--archive $archive: no such readable file"
+	fi
+fi
+image_given=$image
 image=${image:-${ROOTFS_IMAGE:-$DEFAULT_IMAGE}}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -176,9 +198,24 @@ engine_has_image() {
 	fi
 }
 
+# Load the image from a podman/docker save tarball into the engine's
+# storage; without --image, use the (first) image the tarball names.
+load_archive() {
+	local out name
+	out=$("$engine" load -i "$archive" 2>&1) || die "$engine load -i $archive failed: ${out##*$'\n'}"
+	name=$(sed -n 's/^Loaded image[^:]*: *//p' <<<"$out" | head -n 1)
+	name=${name%%,*}
+	if [ -z "$image_given" ]; then
+		[ -n "$name" ] || die "$archive names no image: give one with --image"
+		image=$name
+	fi
+	say "loaded $image from $archive"
+}
+
 from_engine() {
 	engine=$1
 	local why
+	[ -z "$archive" ] || load_archive
 	why=$(engine_has_image "$engine" "$image" "") || die "$why"
 	# The container is never started: create only gives export a filesystem.
 	cid=$("$engine" create "$image" /bin/sh) || die "$engine create $image failed"

@@ -256,3 +256,29 @@ EOF
 	assert_work_holds
 	grep -qx 'rm -f fakecid' "$BATS_TEST_TMPDIR/podman.log"
 }
+
+@test "--archive: loads a podman save tarball instead of pulling, and uses the image it names" {
+	import_test_image
+	podman save -q -o "$WORK/image.tar" "$IMAGE"
+	podman rmi -f "$IMAGE" >/dev/null
+	run -0 "$REPO/rootfs.sh" --archive "$WORK/image.tar" "$DIR"
+	[[ $output == *"loaded $IMAGE from $WORK/image.tar"* ]]
+	[[ $output == *"rootfs from podman ready in $DIR"* ]]
+	[[ $output != *pulling* ]]
+	[ "$(cat "$DIR/etc/ws-test-marker")" = "made by tests/rootfs.bats" ]
+	[ -z "$(podman ps -aq --filter "ancestor=$IMAGE")" ]
+	rm "$WORK/image.tar"
+	assert_work_holds rootfs
+}
+
+@test "--archive: a missing file fails before anything is made" {
+	run -1 "$REPO/rootfs.sh" --archive "$WORK/no-such.tar" "$DIR"
+	[[ $output == *"--archive $WORK/no-such.tar: no such readable file"* ]]
+	[ ! -e "$DIR" ]
+	assert_work_holds
+}
+
+@test "--archive does not go with --from busybox" {
+	run -1 "$REPO/rootfs.sh" --from busybox --archive "$WORK/x.tar" "$DIR"
+	[[ $output == *"--archive does not apply to --from busybox"* ]]
+}

@@ -440,7 +440,7 @@ err_re="(^|[^[:alpha:]])(no such file|not found|permission denied|invalid argume
 
 # --- Host state ---
 # What the document's commands could leave behind: mounts, the cgroups they
-# make (workshop-demo, the runtime's ws-*), network links, PID namespaces,
+# make (workshop/ and below, the runtime's ws-*), network links, PID namespaces,
 # and processes (PID 1's children catch orphans; the terminals' shells must
 # have no children once a chapter is over).
 host_state() {
@@ -448,7 +448,12 @@ host_state() {
 	echo "## mounts"
 	awk '{ for (i = 7; $i != "-"; i++); print $5, $(i + 1), $(i + 2) }' /proc/self/mountinfo | sort
 	echo "## cgroups"
-	find /sys/fs/cgroup -maxdepth 2 \( -name 'ws-*' -o -name workshop-demo \) 2>/dev/null | sort
+	# The workshop's parent cgroup and everything below it (chapter 7's demo,
+	# the runtime's ws-<PID>), and a runtime's ws-* directly under the root.
+	{
+		find /sys/fs/cgroup/workshop -type d 2>/dev/null || true
+		find /sys/fs/cgroup -maxdepth 1 -name 'ws-*' 2>/dev/null || true
+	} | sort
 	echo "## links"
 	ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
 	echo "## pid namespaces"
@@ -583,9 +588,13 @@ sec_name='' sec_blocks=0 sec_lines=0 sec_outputs=0 sec_fail=() sec_skip=''
 
 # A section's display name: numbered headings as they are, the others
 # ("確認方法 / 期待される結果") after their chapter's number.
+# An appendix chapter (## 付録 A ...) is a chapter too: its sections
+# ("A.1 ...") are numbered with its letter, its others get "付録 A".
 section_label() { # section_label SEC CHAP
-	if [[ $1 =~ ^[0-9] ]]; then
+	if [[ $1 =~ ^[0-9] ]] || [[ $1 =~ ^[A-Z]\.[0-9] ]] || [ "$1" = "$2" ]; then
 		printf '%s' "$1"
+	elif [[ $2 =~ ^(付録\ [A-Z]) ]]; then
+		printf '%s %s' "${BASH_REMATCH[1]}" "$1"
 	else
 		printf '%s %s' "${2%%.*}." "$1"
 	fi
