@@ -72,7 +72,6 @@ setup() {
 	}
 }
 
-# Fails until chapter 9 is condensed (issue 14, part B).
 @test "chapter 9 (the C steps) is at most 55 attendee-minutes" {
 	local m
 	m=$(minutes '^9\. ')
@@ -80,4 +79,21 @@ setup() {
 		echo "chapter 9: $m minutes (budget 55)"
 		false
 	}
+}
+
+@test "the document's 時間配分 table agrees with doc-time, chapter by chapter" {
+	local doc="$REPO/infra/container_runtime_ja.md" chapter said want
+	# The rows of the table: "| 4 | ... | 13 分 |"; 1〜3 is chapters 1-3 with
+	# the title and the table of contents.
+	while IFS='|' read -r _ chapter _ said _; do
+		chapter=${chapter// /} said=${said// /}
+		said=${said%分}
+		case $chapter in
+		1〜3) want=$(awk -F '\t' '$1 !~ /^([4-9]|10)\. / && $1 != "main" && $1 != "appendix" && $1 !~ /^付録/ { s += $2 } END { printf "%.0f", s }' <<<"$tsv") ;;
+		[4-9] | 10) want=$(minutes "^$chapter\\. ") && want=$(printf '%.0f' "$want") ;;
+		*) continue ;;
+		esac
+		echo "chapter $chapter: the table says $said, doc-time $want"
+		[ "$said" -eq "$want" ]
+	done < <(awk '/^\| 章 \| 内容 \| 目安 \|/ { on = 1; next } on && !/^\|/ { exit } on' "$doc")
 }
