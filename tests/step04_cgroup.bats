@@ -125,7 +125,7 @@ teardown() {
 	start_container 'while' "$RUN" --cpus 0.2 sh -c 'while :; do :; done'
 	local cg="/sys/fs/cgroup/workshop/ws-$RUNTIME_PID"
 	# What systemd writes on daemon-reload when no unit of its own needs cpu.
-	run sh -c 'echo -cpu >/sys/fs/cgroup/cgroup.subtree_control'
+	run bash -c 'echo -cpu >/sys/fs/cgroup/cgroup.subtree_control'
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"Device or resource busy"* ]]
@@ -140,12 +140,15 @@ teardown() {
 
 @test "step04: cgroups the container made below its own are removed with it" {
 	require_cgroup_v2
-	local step
+	local step opts
+	# The host's own options: cgroup2 has one superblock, and a mount
+	# without them would change the host's (nsdelegate, memory_recursiveprot).
+	opts=$(findmnt -no FS-OPTIONS /sys/fs/cgroup)
 	for step in step04_cgroup step06_full; do
 		# Root inside can mount cgroup2 and mkdir; rmdir of ours then needs
 		# the container's own gone first.
 		run --separate-stderr "$REPO/$step/run" sh -c \
-			'mount -t cgroup2 none /mnt && mkdir -p "/mnt$(cut -d: -f3 /proc/self/cgroup)/inner/deeper" && echo made'
+			'mount -t cgroup2 -o "$1" none /mnt && mkdir -p "/mnt$(cut -d: -f3 /proc/self/cgroup)/inner/deeper" && echo made' sh "$opts"
 		echo "$step -> $status: $output $stderr"
 		[ "$status" -eq 0 ] && [ "$output" = made ] && [ -z "$stderr" ]
 	done

@@ -157,12 +157,16 @@ teardown() {
 
 @test "step05: root in the container can leave its cgroup and its memory limit; step06 cannot" {
 	require_cgroup_v2
-	local escape='mount -t cgroup2 none /mnt && echo $$ >/mnt/cgroup.procs && dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo "dd exited $?"'
-	run --separate-stderr "$RUN" --memory 32M sh -c "$escape"
+	# With the host's own options: cgroup2 has one superblock, and a mount
+	# without them would change the host's (nsdelegate, memory_recursiveprot).
+	local escape='mount -t cgroup2 -o "$1" none /mnt && echo $$ >/mnt/cgroup.procs && dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo "dd exited $?"'
+	local opts
+	opts=$(findmnt -no FS-OPTIONS /sys/fs/cgroup)
+	run --separate-stderr "$RUN" --memory 32M sh -c "$escape" sh "$opts"
 	echo "step05: $output $stderr"
 	[ "$status" -eq 0 ] && [ "$output" = "dd exited 0" ]
 	# step06's cgroup namespace: the mounted cgroup2 starts at its own cgroup.
-	run --separate-stderr "$REPO/step06_full/run" --memory 32M sh -c "$escape"
+	run --separate-stderr "$REPO/step06_full/run" --memory 32M sh -c "$escape" sh "$opts"
 	echo "step06: $output $stderr"
 	[ "$status" -eq 0 ] && [ "$output" = "dd exited 137" ]
 	assert_host_unchanged
