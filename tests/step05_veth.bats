@@ -97,14 +97,17 @@ teardown() {
 
 @test "step05: an --ip on a network the host already has is refused (125), naming it" {
 	require_cgroup_v2
-	# A network namespace of the test's own stands in for the host.
-	local ns="wst-$$"
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
-	ip -n "$ns" link add wst0 type veth peer name wst1
-	ip -n "$ns" address add 10.77.0.5/24 dev wst0
-	ip -n "$ns" link set wst0 up
-	ip -n "$ns" route add 10.200.0.0/16 dev wst0
+	# A network namespace of the test's own stands in for the host, with a
+	# network on wst0 and a route (unshare: gone with the command).
+	in_test_netns() {
+		unshare --net bash -euc '
+			ip link set lo up
+			ip link add wst0 type veth peer name wst1
+			ip address add 10.77.0.5/24 dev wst0
+			ip link set wst0 up
+			ip route add 10.200.0.0/16 dev wst0
+			exec "$@"' bash "$@"
+	}
 	local -a cases=(
 		"10.77.0.2|10.77.0.0/24 overlaps 10.77.0.5/24 on wst0"
 		"10.200.0.2|10.200.0.0/24 overlaps 10.200.0.0/16 on wst0"
@@ -113,14 +116,13 @@ teardown() {
 	local case ip
 	for case in "${cases[@]}"; do
 		ip=${case%%|*}
-		run --separate-stderr nsenter --net="/run/netns/$ns" "$RUN" --ip "$ip" true
+		run --separate-stderr in_test_netns "$RUN" --ip "$ip" true
 		echo "$ip -> $status: $stderr"
 		[ "$status" -eq 125 ]
 		[[ "$stderr" == "step05_veth: --ip $ip: ${case#*|}, a network this host already has; choose another --ip" ]]
 	done
 	# Elsewhere the same host is fine.
-	run --separate-stderr nsenter --net="/run/netns/$ns" "$RUN" --ip 10.78.0.2 true
-	ip netns del "$ns"
+	run --separate-stderr in_test_netns "$RUN" --ip 10.78.0.2 true
 	[ "$status" -eq 0 ]
 	assert_host_unchanged
 }
