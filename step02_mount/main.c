@@ -25,10 +25,12 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STEP_NAME "step02_mount"
@@ -38,17 +40,22 @@
 #define EXIT_CANNOT_INVOKE 126
 #define EXIT_NOT_FOUND 127
 
-#define GRACE_SECONDS 2		/* after a forwarded signal, before SIGKILL */
+#define GRACE_SECONDS 2		/* how long a signal waits for PID 1 to catch it */
 
 struct container {
 	char **argv;		/* the command and its arguments */
 	int status_pipe[2];	/* child -> runtime: 0 = about to exec, else a failure's exit status */
 	pid_t pid;		/* the container's PID 1, as the host sees it */
+	int terminal;		/* stdin is our terminal, and we are its foreground job */
+	int started;		/* the command runs: setup is over */
+	sigset_t signals;	/* blocked in the runtime and read from signal_fd */
+	int signal_fd;		/* every signal sent to the runtime arrives here */
 	const char *rootfs;	/* the directory that becomes the container's / */
 };
 
-/* In the child: its end of status_pipe, to tell the runtime why it failed. */
-static int status_pipe = -1;
+/* In the child: its end of status_pipe, where fail() reports why setup
+ * failed. In the runtime it stays -1, and fail() only exits. */
+static int report_fd = -1;
 
 /* The one error helper: say what failed and exit with a docker-style status.
  * In the child it also tells the runtime, so that a setup failure is never
@@ -63,9 +70,9 @@ static void fail(int status, const char *format, ...)
 	vfprintf(stderr, format, args);
 	va_end(args);
 	fputc('\n', stderr);
-	if (status_pipe < 0)
+	if (report_fd < 0)
 		exit(status);	/* the runtime */
-	if (write(status_pipe, &status, sizeof status) < 0)
+	if (write(report_fd, &status, sizeof status) < 0)
 		fprintf(stderr, STEP_NAME ": cannot report to the runtime: %s\n", strerror(errno));
 	_exit(status);		/* the child: nothing of the runtime's (atexit, stdio) runs twice */
 }
@@ -81,8 +88,32 @@ static void usage(FILE *out)
 	      "  -h, --help             show this help and exit\n"
 	      "  -r, --rootfs DIR       the container's root filesystem (default: rootfs/ at the top of this repository)\n"
 	      "\n"
+	      "COMMAND's environment (none of the caller's, as under docker run):\n"
+	      "  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+	      "  HOME=/root\n"
+	      "  TERM                   the caller's, if set\n"
+	      "\n"
 	      "Exit status: the command's own; 128+N if it died of signal N;\n"
 	      "125 the runtime failed; 126 COMMAND cannot be invoked; 127 COMMAND not found.\n", out);
+}
+
+/* Name the option as the user typed it: argv's word for a long one; for a
+ * short one its letter (optopt), since in a cluster such as -Zh optind has
+ * not moved past the word yet. */
+static void unknown_option(int option, char *argv[])
+{
+	const char *word = argv[optind - 1];
+	const char *equals = strchr(word, '=');
+
+	if (strncmp(word, "--", 2) != 0)
+		fail(EXIT_RUNTIME_FAILED, option == ':' ? "option '-%c' needs a value (see %s --help)"
+		     : "unknown option '-%c' (see %s --help)", optopt, program_invocation_name);
+	if (option == ':')
+		fail(EXIT_RUNTIME_FAILED, "option '%s' needs a value (see %s --help)", word, program_invocation_name);
+	if (equals != NULL && optopt != 0)	/* --help=x: a known option that takes none */
+		fail(EXIT_RUNTIME_FAILED, "option '%.*s' takes no value (see %s --help)",
+		     (int)(equals - word), word, program_invocation_name);
+	fail(EXIT_RUNTIME_FAILED, "unknown option '%s' (see %s --help)", word, program_invocation_name);
 }
 
 static void parse_options(int argc, char *argv[], struct container *c)
@@ -110,12 +141,8 @@ static void parse_options(int argc, char *argv[], struct container *c)
 		case 'r':
 			c->rootfs = optarg;
 			break;
-		case ':':
-			fail(EXIT_RUNTIME_FAILED, "option '%s' needs a value (see %s --help)",
-			     argv[optind - 1], program_invocation_name);
-		default:
-			fail(EXIT_RUNTIME_FAILED, "unknown option '%s' (see %s --help)",
-			     argv[optind - 1], program_invocation_name);
+		default:	/* '?' or ':' */
+			unknown_option(option, argv);
 		}
 	}
 	if (optind < argc)
@@ -210,7 +237,7 @@ static void check_not_chrooted(void)
  * make reset still finds it by its cgroup and kills it. */
 static void die_with_runtime(void)
 {
-	struct pollfd runtime = { .fd = status_pipe, .events = POLLOUT };
+	struct pollfd runtime = { .fd = report_fd, .events = POLLOUT };
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		fail(EXIT_RUNTIME_FAILED, "prctl PR_SET_PDEATHSIG: %s", strerror(errno));
@@ -283,15 +310,45 @@ static void enter_rootfs(const char *rootfs)
 		fail(EXIT_RUNTIME_FAILED, "chdir /: %s", strerror(errno));
 }
 
-/* A shell runs background jobs with SIGINT ignored, and we blocked signals
- * around clone: the command starts with default dispositions, none blocked. */
+/* On a terminal the container is a job of its own, as a shell runs a
+ * command: its own process group, in the terminal's foreground. A shell
+ * inside can then hand the terminal back to its own group when it exits;
+ * the caller's group is out of sight in the new PID namespace. SIGTTOU is
+ * still blocked (take_signals), so tcsetpgrp works from the background. */
+static void become_job(const struct container *c)
+{
+	if (!c->terminal)
+		return;		/* it stays in the runtime's group, as a pipeline's commands do */
+	if (setpgid(0, 0) < 0)
+		fail(EXIT_RUNTIME_FAILED, "setpgid: %s", strerror(errno));
+	if (tcsetpgrp(STDIN_FILENO, getpgrp()) < 0)
+		fail(EXIT_RUNTIME_FAILED, "tcsetpgrp: %s", strerror(errno));
+}
+
+/* The command gets a small environment of known values, as under docker
+ * run, never the caller's (sudo's SUDO_*, the host's PS1, DBUS_*, XDG_*).
+ * TERM stays, so that a shell or less knows the terminal. */
+static void set_environment(void)
+{
+	char *term = getenv("TERM");
+
+	if (term != NULL && (term = strdup(term)) == NULL)
+		fail(EXIT_RUNTIME_FAILED, "strdup: %s", strerror(errno));
+	if (clearenv() != 0)
+		fail(EXIT_RUNTIME_FAILED, "clearenv failed");
+	if (setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1) < 0 ||
+	    setenv("HOME", "/root", 1) < 0 || (term != NULL && setenv("TERM", term, 1) < 0))
+		fail(EXIT_RUNTIME_FAILED, "setenv: %s", strerror(errno));
+	free(term);
+}
+
+/* The runtime blocks every signal (take_signals); the command starts with
+ * none blocked. Its dispositions are the caller's, as across any exec: the
+ * default, or ignored where the caller ignored a signal (nohup). */
 static void reset_signals(void)
 {
 	sigset_t none;
 
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP && signal(sig, SIG_DFL) == SIG_ERR && errno != EINVAL)
-			fail(EXIT_RUNTIME_FAILED, "reset signal %d: %s", sig, strerror(errno));	/* EINVAL: reserved by libc */
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
@@ -305,7 +362,7 @@ static void exec_command(char **argv)
 	 * 3</) would be a way back to the host's files (runc's CVE-2024-21626). */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		fail(EXIT_RUNTIME_FAILED, "close_range: %s", strerror(errno));
-	if (write(status_pipe, &setup_done, sizeof setup_done) != sizeof setup_done)
+	if (write(report_fd, &setup_done, sizeof setup_done) != sizeof setup_done)
 		fail(EXIT_RUNTIME_FAILED, "write status pipe: %s", strerror(errno));
 	execvp(argv[0], argv);
 	fail(errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE,
@@ -317,8 +374,10 @@ static void exec_command(char **argv)
 static void container_main(struct container *c)
 {
 	close(c->status_pipe[0]);
-	status_pipe = c->status_pipe[1];
+	report_fd = c->status_pipe[1];
 	die_with_runtime();
+	become_job(c);
+	set_environment();
 	enter_rootfs(c->rootfs);
 	reset_signals();
 	exec_command(c->argv);
@@ -327,71 +386,205 @@ static void container_main(struct container *c)
 /* ---- On the host (the runtime) ---------------------------------------- */
 
 
-static pid_t container_pid;			/* for the signal handlers */
-
-/* Signals sent to the runtime are passed on to the container. Ctrl-C and
- * Ctrl-\ typed at the terminal (si_code SI_KERNEL) go to the terminal's
- * whole foreground process group, the container's program included, so the
- * runtime lets them be. (A PID 1 without a handler ignores them, as under
- * docker run without --init.) */
-static void forward_signal(int sig, siginfo_t *info, void *context)
+/* Every signal sent to the runtime is blocked, and read from signal_fd by
+ * its one loop (wait_for_start, then wait_for_container): no handler runs
+ * in between, so nothing happens behind the loop's back. Left alone are
+ * faults (a crash of the runtime's own) and what the caller ignored, which
+ * stays ignored (nohup: a hangup ends neither the runtime nor the command).
+ * A blocked SIGPIPE makes a write to a pipe without a reader fail with
+ * EPIPE, which the runtime reports, instead of killing it without a word. */
+static void take_signals(struct container *c)
 {
-	int saved = errno;
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS };
+	struct sigaction old;
 
-	(void)context;
-	if ((sig == SIGINT || sig == SIGQUIT) && info->si_code == SI_KERNEL)
+	/* An inherited SIG_IGN for SIGCHLD would make the kernel reap the
+	 * container at once, leaving no status to wait for (waitpid(2)). */
+	if (signal(SIGCHLD, SIG_DFL) == SIG_ERR)
+		fail(EXIT_RUNTIME_FAILED, "reset SIGCHLD: %s", strerror(errno));
+	sigfillset(&c->signals);
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+		sigdelset(&c->signals, faults[i]);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			sigdelset(&c->signals, sig);
+	/* SIG_SETMASK: the caller's mask is replaced, not added to. */
+	if (sigprocmask(SIG_SETMASK, &c->signals, NULL) < 0)
+		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
+	c->signal_fd = signalfd(-1, &c->signals, SFD_CLOEXEC);
+	if (c->signal_fd < 0)
+		fail(EXIT_RUNTIME_FAILED, "signalfd: %s", strerror(errno));
+}
+
+static pid_t caller_group;	/* the process group the runtime was started in */
+static int gave_terminal;	/* the terminal is the container's group's (enter_job) */
+static pid_t job_group;		/* the container's, while the runtime is in it; else 0 */
+
+/* Is stdin our terminal, and are we its foreground job? Then the container
+ * takes our place there (become_job, join_job). tcgetpgrp fails unless
+ * stdin is our controlling terminal. */
+static void check_terminal(struct container *c)
+{
+	caller_group = getpgrp();
+	c->terminal = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == caller_group;
+}
+
+/* Give the terminal and the runtime back to the caller's process group, so
+ * that the shell that started the runtime has both again: at exit (on every
+ * path but SIGKILL) and before the runtime stops itself. */
+static void leave_job(void)
+{
+	if (!gave_terminal)
 		return;
-	kill(container_pid, sig);
-	alarm(GRACE_SECONDS);
-	errno = saved;
+	if (tcsetpgrp(STDIN_FILENO, caller_group) < 0)
+		fprintf(stderr, STEP_NAME ": give the terminal back: %s\n", strerror(errno));
+	gave_terminal = 0;
+	if (job_group != 0 && setpgid(0, caller_group) < 0)
+		fprintf(stderr, STEP_NAME ": go back to process group %d: %s\n", (int)caller_group, strerror(errno));
+	job_group = 0;
 }
 
-/* PID 1 of a namespace ignores every signal it has no handler for, even
- * SIGTERM: when the grace period is over, SIGKILL, which it cannot ignore. */
-static void kill_container(int sig)
+/* Give the terminal to the container's process group (PID 1's), and join
+ * it: the terminal's Ctrl-C and Ctrl-Z then reach the runtime too, and it
+ * is the one that can stop the whole container. A session's leader (tmux
+ * new-session ./run) cannot change its group (setpgid(2)); it stays out,
+ * and has no shell to stop for anyway. */
+static int enter_job(struct container *c)
 {
-	int saved = errno;
-
-	(void)sig;
-	kill(container_pid, SIGKILL);
-	errno = saved;
+	if (tcsetpgrp(STDIN_FILENO, c->pid) < 0)
+		return -1;
+	gave_terminal = 1;
+	if (getsid(0) == getpid())
+		return 0;
+	if (setpgid(0, c->pid) < 0)
+		return -1;
+	job_group = c->pid;
+	return 0;
 }
 
-static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-
-/* A write to a pipe whose reader is gone (a child that died during setup)
- * must fail with EPIPE, which the runtime can report, instead of killing it
- * without a word. The child sets SIGPIPE back to default before the exec. */
-static void ignore_sigpipe(void)
+/* On a terminal the container becomes its foreground job. The child does
+ * the same as a shell's job does (become_job): whichever comes first makes
+ * the group and hands it the terminal, so that a Ctrl-C during setup
+ * reaches the runtime. EACCES: the child has done it and exec'd. */
+static void join_job(struct container *c)
 {
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		fail(EXIT_RUNTIME_FAILED, "ignore SIGPIPE: %s", strerror(errno));
+	if (!c->terminal)
+		return;
+	if (setpgid(c->pid, c->pid) < 0 && errno != EACCES)
+		fail(EXIT_RUNTIME_FAILED, "setpgid: %s", strerror(errno));
+	if (atexit(leave_job) != 0)
+		fail(EXIT_RUNTIME_FAILED, "atexit: cannot register the terminal's return");
+	if (enter_job(c) < 0)
+		fail(EXIT_RUNTIME_FAILED, "make the container the terminal's job: %s", strerror(errno));
 }
 
-/* Hold these signals until the command has started (wait_for_start): a
- * child still setting up is PID 1 without handlers, and would drop them. */
-static void block_signals(sigset_t *set)
+/* Stop or continue the whole container. PID 1 drops a SIGTSTP it has no
+ * handler for, but SIGSTOP and SIGCONT from the parent namespace are forced
+ * on it; the processes it started in its process group get the terminal's
+ * SIGTSTP themselves. */
+static void stop_container(struct container *c, int stop)
 {
-	sigemptyset(set);
-	for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
-		sigaddset(set, forwarded_signals[i]);
-	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
-		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
+	if (kill(c->pid, stop ? SIGSTOP : SIGCONT) < 0 && errno != ESRCH)
+		fprintf(stderr, STEP_NAME ": %s the container: %s\n", stop ? "stop" : "continue", strerror(errno));
 }
 
-static void forward_signals(pid_t pid, const sigset_t *set)
+/* After a stop: continue the container, and if we are in the terminal's
+ * foreground again (fg, not bg), give it the terminal again. Also for a
+ * SIGCONT from anyone. */
+static void resume_job(struct container *c)
 {
-	struct sigaction forward = { .sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
-	struct sigaction timeout = { .sa_handler = kill_container, .sa_flags = SA_RESTART };
+	if (c->terminal && !gave_terminal) {
+		/* What the terminal's SIGTSTP stopped in PID 1's group (we are
+		 * out of it now, so this does not come back to us). */
+		if (killpg(c->pid, SIGCONT) < 0 && errno != ESRCH)
+			fprintf(stderr, STEP_NAME ": continue the container: %s\n", strerror(errno));
+		if (tcgetpgrp(STDIN_FILENO) == caller_group && enter_job(c) < 0)
+			fprintf(stderr, STEP_NAME ": take the terminal again: %s\n", strerror(errno));
+	}
+	stop_container(c, 0);
+}
 
-	container_pid = pid;
-	for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
-		if (sigaction(forwarded_signals[i], &forward, NULL) < 0)
-			fail(EXIT_RUNTIME_FAILED, "sigaction: %s", strerror(errno));
-	if (sigaction(SIGALRM, &timeout, NULL) < 0)
-		fail(EXIT_RUNTIME_FAILED, "sigaction: %s", strerror(errno));
-	if (sigprocmask(SIG_UNBLOCK, set, NULL) < 0)
-		fail(EXIT_RUNTIME_FAILED, "sigprocmask: %s", strerror(errno));
+/* Ctrl-Z (or SIGTSTP, SIGTTIN, SIGTTOU from anyone): stop the container,
+ * then the runtime itself with the same signal, so that the shell that
+ * started it sees a stopped job. fg or bg lets the runtime go on here. */
+static void suspend_job(struct container *c, int sig)
+{
+	sigset_t stop;
+
+	stop_container(c, 1);
+	leave_job();
+	sigemptyset(&stop);
+	sigaddset(&stop, sig);
+	/* Its default action stops the runtime the moment it is unblocked. */
+	if (kill(getpid(), sig) < 0 || sigprocmask(SIG_UNBLOCK, &stop, NULL) < 0 ||
+	    sigprocmask(SIG_BLOCK, &stop, NULL) < 0)
+		fprintf(stderr, STEP_NAME ": stop the runtime: %s\n", strerror(errno));
+	resume_job(c);
+}
+
+/* PID 1 of a namespace gets only the signals it has a handler for: the
+ * kernel drops any other, even one from us (pid_namespaces(7)). So a signal
+ * waits here until PID 1 catches it (SigCgt in /proc/PID/status), at most
+ * GRACE_SECONDS from the command's start: one sent before a shell has set
+ * its trap is not lost. When the time is up, a SIGTERM becomes SIGKILL, as
+ * docker stop does; any other signal is dropped, as the kernel would. */
+static long long held_until[NSIG];	/* ms on the monotonic clock; 0: not held */
+static int hung_up;			/* the terminal was closed (hang_up) */
+
+static long long now_ms(void)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+		fail(EXIT_RUNTIME_FAILED, "clock_gettime: %s", strerror(errno));
+	return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+}
+
+static void hold_signal(int sig)
+{
+	held_until[sig] = now_ms() + GRACE_SECONDS * 1000;
+}
+
+/* Does process pid have a handler for sig? A zombie has none. */
+static int catches(pid_t pid, int sig)
+{
+	char path[64], line[256];
+	unsigned long long caught = 0;
+	FILE *status;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	status = fopen(path, "re");
+	if (status == NULL)
+		return 0;
+	while (fgets(line, sizeof line, status) != NULL)
+		if (sscanf(line, "SigCgt: %llx", &caught) == 1)
+			break;
+	fclose(status);
+	return caught >> (sig - 1) & 1;
+}
+
+/* Send each held signal that PID 1 catches now, and end the wait of those
+ * whose time is up. Returns how long poll may sleep: -1 if none is held. */
+static int deliver_held(struct container *c)
+{
+	int timeout = -1;
+
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (held_until[sig] == 0)
+			continue;
+		if (catches(c->pid, sig)) {
+			if (kill(c->pid, sig) < 0 && errno != ESRCH)
+				fprintf(stderr, STEP_NAME ": forward SIG%s: %s\n", sigabbrev_np(sig), strerror(errno));
+		} else if (now_ms() < held_until[sig]) {
+			timeout = 10;	/* look again in 10 ms */
+			continue;
+		} else if ((sig == SIGTERM || (sig == SIGHUP && hung_up)) && kill(c->pid, SIGKILL) < 0 &&
+			   errno != ESRCH) {
+			fprintf(stderr, STEP_NAME ": SIGKILL: %s\n", strerror(errno));
+		}
+		held_until[sig] = 0;
+	}
+	return timeout;
 }
 
 /* clone3() the container's first process into new namespaces. Like fork(),
@@ -417,8 +610,9 @@ static void start_container(struct container *c)
 }
 
 /* Wait until PID 1 exits. WNOWAIT leaves it a zombie until the runtime
- * exits, so its PID cannot be reused by another process while a late signal
- * handler might kill() it. */
+ * exits, so that its PID cannot go to another process while the runtime
+ * may still signal it. (So does SIGCHLD's default, which take_signals
+ * restores: with it ignored, the kernel reaps the child at once.) */
 static siginfo_t wait_for_exit(struct container *c)
 {
 	siginfo_t exited;
@@ -429,18 +623,70 @@ static siginfo_t wait_for_exit(struct container *c)
 	return exited;
 }
 
+/* One signal from signal_fd. SIGCHLD only wakes the loop up, which then
+ * asks waitid. The terminal's Ctrl-C, Ctrl-\ and hangup come from the
+ * kernel (SI_KERNEL) to its whole foreground process group: the container
+ * has them already, or, before its command runs, they cancel the run. */
+static void take_signal(struct container *c)
+{
+	struct signalfd_siginfo info;
+	ssize_t length = read(c->signal_fd, &info, sizeof info);
+	int sig;
+
+	if (length != sizeof info)
+		fail(EXIT_RUNTIME_FAILED, "read signalfd: %s", length < 0 ? strerror(errno) : "short read");
+	sig = (int)info.ssi_signo;
+	switch (sig) {
+	case SIGCHLD:
+	case SIGWINCH:	/* a new window size: the terminal told its foreground group */
+		return;
+	case SIGTSTP:
+	case SIGTTIN:
+	case SIGTTOU:
+		suspend_job(c, sig);
+		return;
+	case SIGCONT:
+		resume_job(c);
+		return;
+	}
+	if (info.ssi_code == SI_KERNEL && (sig == SIGINT || sig == SIGQUIT || sig == SIGHUP)) {
+		if (c->started)
+			return;
+		if (kill(c->pid, SIGKILL) < 0 && errno != ESRCH)
+			fail(EXIT_RUNTIME_FAILED, "kill the container: %s", strerror(errno));
+		wait_for_exit(c);
+		fail(128 + sig, "SIG%s before the command started: the run is cancelled", sigabbrev_np(sig));
+	}
+	hold_signal(sig);
+}
+
 /* The child reports over status_pipe: 0 when setup is done and it is about
  * to exec, or the exit status of a failure it has explained on stderr. EOF
  * after the 0 means the exec succeeded (O_CLOEXEC closed the pipe); EOF
  * before it, that the child died during setup: then the command never ran,
- * and the runtime failed, whatever signal killed the child. */
+ * and the runtime failed, whatever signal killed the child. (A kill in the
+ * execve itself, after the 0, is the command's death, as under docker.)
+ * Signals that come meanwhile wait for the command (take_signal). */
 static void wait_for_start(struct container *c)
 {
+	struct pollfd ready[] = {
+		{ .fd = c->status_pipe[0], .events = POLLIN },
+		{ .fd = c->signal_fd, .events = POLLIN },
+	};
 	int reported, setup_done = 0;
 	ssize_t length;
 	siginfo_t exited;
 
-	while ((length = read(c->status_pipe[0], &reported, sizeof reported)) == sizeof reported) {
+	for (;;) {
+		if (poll(ready, 2, -1) < 0)
+			fail(EXIT_RUNTIME_FAILED, "poll: %s", strerror(errno));
+		if (ready[1].revents & POLLIN)
+			take_signal(c);
+		if (ready[0].revents == 0)
+			continue;
+		length = read(c->status_pipe[0], &reported, sizeof reported);
+		if (length != sizeof reported)
+			break;
 		if (reported != 0) {
 			wait_for_exit(c);
 			exit(reported);	/* setup or exec failed inside; the child said why */
@@ -449,21 +695,56 @@ static void wait_for_start(struct container *c)
 	}
 	if (length != 0)
 		fail(EXIT_RUNTIME_FAILED, "read status pipe: %s", length < 0 ? strerror(errno) : "short read");
-	if (setup_done)
+	if (setup_done) {
+		c->started = 1;
+		for (int sig = 1; sig < NSIG; sig++)	/* the held signals' time starts now */
+			if (held_until[sig] != 0)
+				hold_signal(sig);
 		return;		/* the command runs */
+	}
 	exited = wait_for_exit(c);
 	if (exited.si_code == CLD_EXITED)
 		fail(EXIT_RUNTIME_FAILED, "the container exited with status %d during setup", exited.si_status);
 	fail(EXIT_RUNTIME_FAILED, "the container was killed by SIG%s during setup", sigabbrev_np(exited.si_status));
 }
 
-/* Turn how PID 1 ended into the exit status, as docker run does: its own
- * status, or 128+N if signal N killed it. A signal it caught, forwarded by
- * us or not, is its own business and shows only in the status it chose. */
+/* The terminal was closed. The kernel told only the session's leader (the
+ * shell, whose SIGHUP to its job no longer reaches us: we are in PID 1's
+ * group), and a job must end with its terminal, as it would under a shell:
+ * SIGHUP if PID 1 catches it, else SIGKILL when the grace period is over. */
+static void hang_up(void)
+{
+	hung_up = 1;
+	hold_signal(SIGHUP);
+}
+
+/* The runtime's loop: pass signals on (take_signal, deliver_held) until PID
+ * 1 exits, then turn how it ended into the exit status, as docker run does:
+ * its own status, or 128+N if signal N killed it. A signal it caught is its
+ * own business and shows only in the status it chose. */
 static int wait_for_container(struct container *c)
 {
-	siginfo_t exited = wait_for_exit(c);
+	struct pollfd ready[] = {
+		{ .fd = c->signal_fd, .events = POLLIN },
+		{ .fd = c->terminal ? STDIN_FILENO : -1, .events = 0 },	/* only POLLHUP */
+	};
+	siginfo_t exited;
 
+	for (;;) {
+		exited.si_pid = 0;
+		if (waitid(P_PID, c->pid, &exited, WEXITED | WNOHANG | WNOWAIT) < 0)
+			fail(EXIT_RUNTIME_FAILED, "waitid: %s", strerror(errno));
+		if (exited.si_pid != 0)
+			break;
+		if (poll(ready, 2, deliver_held(c)) < 0)
+			fail(EXIT_RUNTIME_FAILED, "poll: %s", strerror(errno));
+		if (ready[0].revents & POLLIN)
+			take_signal(c);
+		if (ready[1].revents & (POLLHUP | POLLERR)) {
+			ready[1].fd = -1;	/* it stays hung up: once is enough */
+			hang_up();
+		}
+	}
 	if (exited.si_code == CLD_EXITED)
 		return exited.si_status;
 	return 128 + exited.si_status;	/* killed by signal si_status */
@@ -475,17 +756,16 @@ int main(int argc, char *argv[])
 	struct container c = {
 		.argv = default_command,
 	};
-	sigset_t signals;
 
 	open_stdio();	/* before any pipe takes fd 0, 1 or 2 */
 	parse_options(argc, argv, &c);
 	require_root();
 	check_rootfs(&c);
 	check_not_chrooted();
-	ignore_sigpipe();
-	block_signals(&signals);	/* held until the command has started, then forwarded */
+	take_signals(&c);	/* blocked from here on, and read by the loop */
+	check_terminal(&c);
 	start_container(&c);
+	join_job(&c);
 	wait_for_start(&c);
-	forward_signals(c.pid, &signals);
 	return wait_for_container(&c);	/* exit() then runs the cleanups registered with atexit */
 }

@@ -6,9 +6,6 @@ bats_require_minimum_version 1.5.0
 REPO="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
 ROOTFS="$REPO/rootfs"
 export REPO ROOTFS
-# Marks every process a test starts, containers included (see host_state).
-WORKSHOP_TEST_RUN=${WORKSHOP_TEST_RUN:-ws-test-$$}
-export WORKSHOP_TEST_RUN
 
 # The whole suite runs the real binaries as root; say so instead of failing
 # in confusing ways.
@@ -43,20 +40,29 @@ host_state() {
 	echo "## links"
 	ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
 	echo "## processes of our containers"
-	# Ours carry WORKSHOP_TEST_RUN in their environment (containers inherit
-	# it); those outside the host's PID namespace are container processes.
-	# One grep and one find: an exec per process is slow in the VM.
-	local host_ns ns_links
-	host_ns=$(readlink /proc/self/ns/pid)
-	mapfile -t ns_links < <(grep -lzx "WORKSHOP_TEST_RUN=$WORKSHOP_TEST_RUN" /proc/[0-9]*/environ 2>/dev/null |
-		sed 's#/environ$#/ns/pid#')
-	if [ "${#ns_links[@]}" -gt 0 ]; then
-		# An empty link: the process exited meanwhile (e.g. this pipeline's sed).
-		find "${ns_links[@]}" -maxdepth 0 -printf '%l\n' 2>/dev/null | grep . | grep -vxF "$host_ns" | sort | uniq -c
-	fi
+	# The command gets none of the caller's environment, so a container's
+	# processes are told by two things they keep even when their runtime
+	# is gone: a PID namespace that was not there when the test began, and
+	# the session of this test or of a terminal it made (our_session). One
+	# find and one grep: an exec per process is slow in the VM.
+	local proc ns stat sid
+	while read -r proc ns; do
+		read -r stat 2>/dev/null <"$proc/stat" || continue
+		stat=${stat##*) }
+		read -r _ _ _ sid _ <<<"$stat"
+		grep -qxF "$sid" "$BATS_TEST_TMPDIR/sessions" && echo "$ns"
+	done < <(find /proc/[0-9]*/ns/pid -maxdepth 0 -printf '%h %l\n' 2>/dev/null |
+		grep -vF -f "$BATS_TEST_TMPDIR/pidns.before" | sed 's#/ns # #') | sort | uniq -c
+}
+
+# Count the processes of session SID (a terminal's shell) as ours too.
+our_session() {
+	echo "$1" >>"$BATS_TEST_TMPDIR/sessions"
 }
 
 snapshot_host() {
+	find /proc/[0-9]*/ns/pid -maxdepth 0 -printf ' %l\n' 2>/dev/null | sort -u >"$BATS_TEST_TMPDIR/pidns.before"
+	ps -o sid= -p $$ | tr -d ' ' >"$BATS_TEST_TMPDIR/sessions"
 	host_state >"$BATS_TEST_TMPDIR/host.before"
 }
 
@@ -82,8 +88,10 @@ cgroup_setup() {
 start_container() {
 	local word=$1 _
 	shift
-	# fd 3 closed: bats waits for every process holding it.
-	"$@" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	# fd 3 closed: bats waits for every process holding it. A script's
+	# background job starts with SIGINT and SIGQUIT ignored, which the
+	# runtime keeps (as any program does): start it as a foreground job would be.
+	env --default-signal=INT,QUIT "$@" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	RUNTIME_PID=$!
 	CONTAINER_PID=
 	for _ in $(seq 200); do
