@@ -13,8 +13,11 @@
 # VM 90: TCG is slow and podman slower), DOC_SETTLE (seconds of a quiet
 # screen after which a line still running is taken to wait for the other
 # terminal, default 8: longer than the document's own waits), DOC_ONLY (regex of
-# chapter numbers to run, e.g. '^[58]\.': development only, the rest counts
-# as skipped), DOC_VERBOSE=1 (print every line's screen output).
+# chapter numbers to run, e.g. '^[58]\.': the rest is not run, and counted
+# apart from skips, which the VM allows none of; --vm-chapters prints the
+# DOC_ONLY of the chapters that a native run here skips), DOC_VERBOSE=1
+# (print every line's screen output), DOC_BLOCK_LINES=1 (end with the
+# document lines of the command blocks run and skipped, for .ci/run).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -34,6 +37,46 @@ die() {
 	echo "$prog: $*" >&2
 	exit 2
 }
+
+# --- Skips ---
+# In the VM nothing is skipped. On a host without a pure cgroup v2 hierarchy
+# the cgroup parts cannot work, and a native run must not rebuild the
+# rootfs/ or touch podman storage that others on this machine share: from
+# the first such block, the rest of its chapter is skipped, with the reason.
+native_skip_reason() { # native_skip_reason TEXT
+	[ -z "$in_vm" ] || return 0
+	if ! cgroup_v2_ready && [[ $1 =~ cgroup|step0[4-9]|make\ (doctor|run) ]]; then
+		echo "needs a pure cgroup v2 host (this one is not); make test-doc runs it in the VM"
+	elif [[ $1 =~ podman|rootfs\.sh|make\ rootfs ]]; then
+		echo "rebuilds rootfs/ or uses podman storage, shared on this host; make test-doc runs it in the VM"
+	fi
+}
+
+# --vm-chapters: print a DOC_ONLY regex of the chapters that a native run on
+# this host skips (in part or in full), for the VM to run them whole; print
+# nothing when a native run skips nothing. Needs no root.
+if [ "${1:-}" = --vm-chapters ]; then
+	doc_parse
+	declare -A vm_chap=()
+	vm_keys=()
+	for ((i = 0; i < DOC_NBLOCKS; i++)); do
+		[ "${B_KIND[i]}" = term ] || continue
+		[ -z "${vm_chap[${B_CHAP[i]}]:-}" ] || continue
+		[ -n "$(native_skip_reason "${B_TEXT[i]}")" ] || continue
+		vm_chap[${B_CHAP[i]}]=1
+		if [[ ${B_CHAP[i]} =~ ^([0-9]+)\. ]]; then
+			vm_keys+=("^${BASH_REMATCH[1]}\\.")
+		elif [[ ${B_CHAP[i]} =~ ^付録\ ([A-Z])(\ |$) ]]; then
+			vm_keys+=("^付録 ${BASH_REMATCH[1]}( |\$)")
+		else
+			die "chapter '${B_CHAP[i]}' has neither a number nor an appendix letter"
+		fi
+	done
+	if ((${#vm_keys[@]})); then
+		(IFS='|' && echo "${vm_keys[*]}")
+	fi
+	exit 0
+fi
 
 [ "$(id -u)" -eq 0 ] || die "needs root, as the document's commands do: sudo $0"
 for tool in tmux ps awk; do
@@ -467,20 +510,6 @@ host_state() {
 	done
 }
 
-# --- Skips ---
-# In the VM nothing is skipped. On a host without a pure cgroup v2 hierarchy
-# the cgroup parts cannot work, and a native run must not rebuild the
-# rootfs/ or touch podman storage that others on this machine share: from
-# the first such block, the rest of its chapter is skipped, with the reason.
-native_skip_reason() { # native_skip_reason TEXT
-	[ -z "$in_vm" ] || return 0
-	if ! cgroup_v2_ready && [[ $1 =~ cgroup|step0[4-9]|make\ (doctor|run) ]]; then
-		echo "needs a pure cgroup v2 host (this one is not); make test-doc runs it in the VM"
-	elif [[ $1 =~ podman|rootfs\.sh|make\ rootfs ]]; then
-		echo "rebuilds rootfs/ or uses podman storage, shared on this host; make test-doc runs it in the VM"
-	fi
-}
-
 # --- VM setup ---
 # The VM is throwaway (its root is a tmpfs overlay), so the test may set it
 # up as a learner's fresh machine would be.
@@ -583,7 +612,8 @@ restore_root_history() {
 
 # --- Reporting ---
 doc_name=${DOC_FILE#"$DOC_REPO"/}
-n_blocks=0 n_lines=0 n_outputs=0 n_skipped=0 n_failed=0
+n_blocks=0 n_lines=0 n_outputs=0 n_skipped=0 n_unselected=0 n_failed=0
+ran_at=() skipped_at=() # document lines of the term blocks run and skipped
 sec_name='' sec_blocks=0 sec_lines=0 sec_outputs=0 sec_fail=() sec_skip=''
 
 # A section's display name: numbered headings as they are, the others
@@ -849,7 +879,7 @@ fi
 term_start 1
 term_start 2
 
-chap='' chap_label='' chap_state='' chap_skip='' chap_has_blocks=''
+chap='' chap_label='' chap_state='' chap_skip='' chap_has_blocks='' chap_unselected=''
 chapter_end() {
 	[ -n "$chap" ] || return 0
 	local n failed_here=''
@@ -884,12 +914,13 @@ chapter_end() {
 for ((i = 0; i < DOC_NBLOCKS; i++)); do
 	if [ "${B_CHAP[i]}" != "$chap" ]; then
 		chapter_end
-		chap=${B_CHAP[i]} chap_label=$chap chap_skip='' chap_has_blocks='' broken=''
+		chap=${B_CHAP[i]} chap_label=$chap chap_skip='' chap_has_blocks='' broken='' chap_unselected=''
 		chap_state=$(host_state)
 		# Shorter screens to read back; the last status lines stay visible.
 		tm clear-history -t doc:t1 \; clear-history -t doc:t2
 		if [ -n "$ONLY" ] && ! [[ $chap =~ $ONLY ]]; then
 			chap_skip="not selected by DOC_ONLY=$ONLY"
+			chap_unselected=1
 		fi
 	fi
 	label=$(section_label "${B_SEC[i]}" "$chap")
@@ -907,7 +938,14 @@ for ((i = 0; i < DOC_NBLOCKS; i++)); do
 	[ -n "$chap_skip" ] || chap_skip=$(native_skip_reason "${B_TEXT[i]}")
 	if [ -n "$chap_skip" ]; then
 		sec_skip=$chap_skip
-		n_skipped=$((n_skipped + 1))
+		# Chapters left out by DOC_ONLY are counted apart: the VM, where
+		# nothing may skip, may still run only some chapters.
+		if [ -n "$chap_unselected" ]; then
+			n_unselected=$((n_unselected + 1))
+		else
+			n_skipped=$((n_skipped + 1))
+			skipped_at+=("${B_LINE[i]}")
+		fi
 		continue
 	fi
 	chap_has_blocks=1
@@ -917,14 +955,20 @@ for ((i = 0; i < DOC_NBLOCKS; i++)); do
 		# (A mere output difference does not stop the chapter.)
 		[ -n "$sec_skip" ] || sec_skip="not run: an earlier block of this chapter failed"
 		n_skipped=$((n_skipped + 1))
+		skipped_at+=("${B_LINE[i]}")
 		continue
 	fi
+	ran_at+=("${B_LINE[i]}")
 	run_block "$i" || true
 done
 chapter_end
 
 elapsed=$((SECONDS - start))
-echo "$n_blocks blocks, $n_lines lines executed, $n_outputs outputs checked; $n_skipped blocks skipped; $((elapsed / 60)) min $((elapsed % 60)) s"
+echo "$n_blocks blocks, $n_lines lines executed, $n_outputs outputs checked; $n_skipped blocks skipped${ONLY:+, $n_unselected not selected by DOC_ONLY}; $((elapsed / 60)) min $((elapsed % 60)) s"
+if [ -n "${DOC_BLOCK_LINES:-}" ]; then
+	echo "doc-blocks run: ${ran_at[*]}"
+	echo "doc-blocks skipped: ${skipped_at[*]}"
+fi
 [ -z "$slowest" ] || echo "slowest line: $slowest, $((slowest_ms / 1000)).$((slowest_ms % 1000 / 100)) s (DOC_LINE_TIMEOUT=$LINE_TIMEOUT)"
 if ((n_failed)); then
 	echo "$prog: $n_failed sections failed" >&2
