@@ -487,7 +487,7 @@ err_re="(^|[^[:alpha:]])(no such file|not found|permission denied|invalid argume
 # and processes (PID 1's children catch orphans; the terminals' shells must
 # have no children once a chapter is over).
 host_state() {
-	local p n
+	local n
 	echo "## mounts"
 	awk '{ for (i = 7; $i != "-"; i++); print $5, $(i + 1), $(i + 2) }' /proc/self/mountinfo | sort
 	echo "## cgroups"
@@ -500,9 +500,8 @@ host_state() {
 	echo "## links"
 	ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
 	echo "## pid namespaces"
-	for p in /proc/[0-9]*; do
-		readlink "$p/ns/pid" 2>/dev/null || true
-	done | sort -u
+	# One find, not a readlink per process (every exec counts in the VM).
+	{ find /proc/[0-9]*/ns/pid -maxdepth 0 -printf '%l\n' 2>/dev/null || true; } | grep . | sort -u
 	echo "## processes"
 	ps -o pid=,comm= --ppid 1 | sort -n
 	for n in 1 2; do
@@ -620,13 +619,15 @@ sec_name='' sec_blocks=0 sec_lines=0 sec_outputs=0 sec_fail=() sec_skip=''
 # ("確認方法 / 期待される結果") after their chapter's number.
 # An appendix chapter (## 付録 A ...) is a chapter too: its sections
 # ("A.1 ...") are numbered with its letter, its others get "付録 A".
-section_label() { # section_label SEC CHAP
-	if [[ $1 =~ ^[0-9] ]] || [[ $1 =~ ^[A-Z]\.[0-9] ]] || [ "$1" = "$2" ]; then
-		printf '%s' "$1"
-	elif [[ $2 =~ ^(付録\ [A-Z]) ]]; then
-		printf '%s %s' "${BASH_REMATCH[1]}" "$1"
+# (Into the variable VAR, not on stdout: a $(...) forks, and in the VM a fork
+# of this large shell costs a lot; the same goes for the helpers below.)
+section_label() { # section_label VAR SEC CHAP
+	if [[ $2 =~ ^[0-9] ]] || [[ $2 =~ ^[A-Z]\.[0-9] ]] || [ "$2" = "$3" ]; then
+		printf -v "$1" '%s' "$2"
+	elif [[ $3 =~ ^(付録\ [A-Z]) ]]; then
+		printf -v "$1" '%s %s' "${BASH_REMATCH[1]}" "$2"
 	else
-		printf '%s %s' "${2%%.*}." "$1"
+		printf -v "$1" '%s %s' "${3%%.*}." "$2"
 	fi
 }
 
@@ -669,23 +670,26 @@ section_end() {
 declare -A P_BLOCK=() P_UNIT=() P_K=() P_START=() P_OUT=() # P_START: its U_PREV
 broken="" # set when the chapter cannot go on (a command failed or hung)
 
-# The block of expected output after term block I, if any.
-expected_of() {
+# The block of expected output after term block I, if any ("" if none),
+# into the variable VAR.
+expected_of() { # expected_of VAR I
 	local j
-	for ((j = $1 + 1; j < DOC_NBLOCKS; j++)); do
+	printf -v "$1" '%s' ''
+	for ((j = $2 + 1; j < DOC_NBLOCKS; j++)); do
 		case ${B_KIND[j]} in
-		output) echo "$j" && return 0 ;;
+		output) printf -v "$1" '%s' "$j" && return 0 ;;
 		term) return 0 ;;
 		esac
 	done
 }
 
-# The terminal of the next term block after I ("" if none).
-next_terminal() {
+# The terminal of the next term block after I ("" if none), into VAR.
+next_terminal() { # next_terminal VAR I
 	local j
-	for ((j = $1 + 1; j < DOC_NBLOCKS; j++)); do
+	printf -v "$1" '%s' ''
+	for ((j = $2 + 1; j < DOC_NBLOCKS; j++)); do
 		[ "${B_KIND[j]}" != term ] || {
-			echo "${B_ARG[j]}"
+			printf -v "$1" '%s' "${B_ARG[j]}"
 			return 0
 		}
 	done
@@ -724,7 +728,7 @@ split_units() {
 # ends it (kill): its status is not checked.
 check_unit() {
 	local i=$1 line=$2 text=$3 waited=${4:-} exp first l ok pat
-	exp=$(expected_of "$i")
+	expected_of exp "$i"
 	first=${text%%$'\n'*}
 	if ((U_MS > slowest_ms)) && [ -z "$waited" ]; then
 		slowest_ms=$U_MS slowest="$doc_name:$line \`$first\`"
@@ -772,7 +776,7 @@ check_unit() {
 # check_output I OUT: block I's whole output against its output block.
 check_output() {
 	local i=$1 actual=$2 exp k
-	exp=$(expected_of "$i")
+	expected_of exp "$i"
 	[ -n "$exp" ] || return 0
 	sec_outputs=$((sec_outputs + 1))
 	n_outputs=$((n_outputs + 1))
@@ -815,7 +819,7 @@ finish_pending() {
 
 # run_block I: type term block I into its terminal.
 run_block() {
-	local i=$1 n k text nlines rc blk_out=''
+	local i=$1 n k text nlines rc next_n blk_out=''
 	n=${B_ARG[i]}
 	finish_pending "$n" || return 1
 	split_units "$i"
@@ -835,8 +839,8 @@ run_block() {
 		# The block's last line may wait for the other terminal (nc -l,
 		# sleep 1000 until killed): if the next block is for the other
 		# terminal and the screen has gone quiet, leave it running.
-		if ((k == ${#UNITS[@]} - 1)) && [ -n "$(next_terminal "$i")" ] &&
-			[ "$(next_terminal "$i")" != "$n" ]; then
+		next_terminal next_n "$i"
+		if ((k == ${#UNITS[@]} - 1)) && [ -n "$next_n" ] && [ "$next_n" != "$n" ]; then
 			rc=0
 			wait_idle "$n" "$LINE_TIMEOUT" "$SETTLE" || rc=$?
 			if ((rc == 3)); then
@@ -915,15 +919,16 @@ for ((i = 0; i < DOC_NBLOCKS; i++)); do
 	if [ "${B_CHAP[i]}" != "$chap" ]; then
 		chapter_end
 		chap=${B_CHAP[i]} chap_label=$chap chap_skip='' chap_has_blocks='' broken='' chap_unselected=''
-		chap_state=$(host_state)
-		# Shorter screens to read back; the last status lines stay visible.
-		tm clear-history -t doc:t1 \; clear-history -t doc:t2
 		if [ -n "$ONLY" ] && ! [[ $chap =~ $ONLY ]]; then
 			chap_skip="not selected by DOC_ONLY=$ONLY"
 			chap_unselected=1
+		else
+			chap_state=$(host_state)
+			# Shorter screens to read back; the last status lines stay visible.
+			tm clear-history -t doc:t1 \; clear-history -t doc:t2
 		fi
 	fi
-	label=$(section_label "${B_SEC[i]}" "$chap")
+	section_label label "${B_SEC[i]}" "$chap"
 	if [ "$label" != "$sec_name" ]; then
 		# A section ends with nothing left running in it.
 		for n in 1 2; do
@@ -935,7 +940,7 @@ for ((i = 0; i < DOC_NBLOCKS; i++)); do
 		sec_name=$label
 	fi
 	[ "${B_KIND[i]}" = term ] || continue
-	[ -n "$chap_skip" ] || chap_skip=$(native_skip_reason "${B_TEXT[i]}")
+	[ -n "$chap_skip" ] || [ -n "$in_vm" ] || chap_skip=$(native_skip_reason "${B_TEXT[i]}")
 	if [ -n "$chap_skip" ]; then
 		sec_skip=$chap_skip
 		# Chapters left out by DOC_ONLY are counted apart: the VM, where
