@@ -102,10 +102,17 @@ fi
 # the document runs on a copy of the checkout mounted over it (it runs
 # make clean and make, which must not touch a checkout others use). The
 # root is made shared again, as systemd makes a real host's (5.2 shows it).
+# A checkout that lives in /tmp itself (a CI clone) is read through a file
+# descriptor opened before the new /tmp hides it, and its copy is mounted
+# at the same path in the new /tmp.
 sandbox_setup() {
+	local src
+	exec {src}<"$DOC_REPO"
 	mount -t tmpfs -o mode=1777 test-doc-tmp /tmp
 	mkdir /tmp/checkout
-	tar -C "$DOC_REPO" --exclude=./.git -c . | tar -C /tmp/checkout -x
+	tar -C "/proc/self/fd/$src" --exclude=./.git -c . | tar -C /tmp/checkout -x
+	exec {src}<&-
+	mkdir -p "$DOC_REPO"
 	mount --bind /tmp/checkout "$DOC_REPO"
 	mount --make-rshared /
 	ip link set lo up
