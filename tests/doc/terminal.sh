@@ -13,8 +13,11 @@
 # VM 90: TCG is slow and podman slower), DOC_SETTLE (seconds of a quiet
 # screen after which a line still running is taken to wait for the other
 # terminal, default 8: longer than the document's own waits), DOC_ONLY (regex of
-# chapter numbers to run, e.g. '^[58]\.': development only, the rest counts
-# as skipped), DOC_VERBOSE=1 (print every line's screen output).
+# chapter numbers to run, e.g. '^[58]\.': the rest is not run, and counted
+# apart from skips, which the VM allows none of; --vm-chapters prints the
+# DOC_ONLY of the chapters that a native run here skips), DOC_VERBOSE=1
+# (print every line's screen output), DOC_BLOCK_LINES=1 (end with the
+# document lines of the command blocks run and skipped, for .ci/run).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -34,6 +37,46 @@ die() {
 	echo "$prog: $*" >&2
 	exit 2
 }
+
+# --- Skips ---
+# In the VM nothing is skipped. On a host without a pure cgroup v2 hierarchy
+# the cgroup parts cannot work, and a native run must not rebuild the
+# rootfs/ or touch podman storage that others on this machine share: from
+# the first such block, the rest of its chapter is skipped, with the reason.
+native_skip_reason() { # native_skip_reason TEXT
+	[ -z "$in_vm" ] || return 0
+	if ! cgroup_v2_ready && [[ $1 =~ cgroup|step0[4-9]|make\ (doctor|run) ]]; then
+		echo "needs a pure cgroup v2 host (this one is not); make test-doc runs it in the VM"
+	elif [[ $1 =~ podman|rootfs\.sh|make\ rootfs ]]; then
+		echo "rebuilds rootfs/ or uses podman storage, shared on this host; make test-doc runs it in the VM"
+	fi
+}
+
+# --vm-chapters: print a DOC_ONLY regex of the chapters that a native run on
+# this host skips (in part or in full), for the VM to run them whole; print
+# nothing when a native run skips nothing. Needs no root.
+if [ "${1:-}" = --vm-chapters ]; then
+	doc_parse
+	declare -A vm_chap=()
+	vm_keys=()
+	for ((i = 0; i < DOC_NBLOCKS; i++)); do
+		[ "${B_KIND[i]}" = term ] || continue
+		[ -z "${vm_chap[${B_CHAP[i]}]:-}" ] || continue
+		[ -n "$(native_skip_reason "${B_TEXT[i]}")" ] || continue
+		vm_chap[${B_CHAP[i]}]=1
+		if [[ ${B_CHAP[i]} =~ ^([0-9]+)\. ]]; then
+			vm_keys+=("^${BASH_REMATCH[1]}\\.")
+		elif [[ ${B_CHAP[i]} =~ ^付録\ ([A-Z])(\ |$) ]]; then
+			vm_keys+=("^付録 ${BASH_REMATCH[1]}( |\$)")
+		else
+			die "chapter '${B_CHAP[i]}' has neither a number nor an appendix letter"
+		fi
+	done
+	if ((${#vm_keys[@]})); then
+		(IFS='|' && echo "${vm_keys[*]}")
+	fi
+	exit 0
+fi
 
 [ "$(id -u)" -eq 0 ] || die "needs root, as the document's commands do: sudo $0"
 for tool in tmux ps awk; do
@@ -59,10 +102,17 @@ fi
 # the document runs on a copy of the checkout mounted over it (it runs
 # make clean and make, which must not touch a checkout others use). The
 # root is made shared again, as systemd makes a real host's (5.2 shows it).
+# A checkout that lives in /tmp itself (a CI clone) is read through a file
+# descriptor opened before the new /tmp hides it, and its copy is mounted
+# at the same path in the new /tmp.
 sandbox_setup() {
+	local src
+	exec {src}<"$DOC_REPO"
 	mount -t tmpfs -o mode=1777 test-doc-tmp /tmp
 	mkdir /tmp/checkout
-	tar -C "$DOC_REPO" --exclude=./.git -c . | tar -C /tmp/checkout -x
+	tar -C "/proc/self/fd/$src" --exclude=./.git -c . | tar -C /tmp/checkout -x
+	exec {src}<&-
+	mkdir -p "$DOC_REPO"
 	mount --bind /tmp/checkout "$DOC_REPO"
 	mount --make-rshared /
 	ip link set lo up
@@ -444,7 +494,7 @@ err_re="(^|[^[:alpha:]])(no such file|not found|permission denied|invalid argume
 # and processes (PID 1's children catch orphans; the terminals' shells must
 # have no children once a chapter is over).
 host_state() {
-	local p n
+	local n
 	echo "## mounts"
 	awk '{ for (i = 7; $i != "-"; i++); print $5, $(i + 1), $(i + 2) }' /proc/self/mountinfo | sort
 	echo "## cgroups"
@@ -457,28 +507,13 @@ host_state() {
 	echo "## links"
 	ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
 	echo "## pid namespaces"
-	for p in /proc/[0-9]*; do
-		readlink "$p/ns/pid" 2>/dev/null || true
-	done | sort -u
+	# One find, not a readlink per process (every exec counts in the VM).
+	{ find /proc/[0-9]*/ns/pid -maxdepth 0 -printf '%l\n' 2>/dev/null || true; } | grep . | sort -u
 	echo "## processes"
 	ps -o pid=,comm= --ppid 1 | sort -n
 	for n in 1 2; do
 		pane_tree "$n" | awk -v n="$n" 'NR > 1 { print "terminal " n ": " $1, $2 }'
 	done
-}
-
-# --- Skips ---
-# In the VM nothing is skipped. On a host without a pure cgroup v2 hierarchy
-# the cgroup parts cannot work, and a native run must not rebuild the
-# rootfs/ or touch podman storage that others on this machine share: from
-# the first such block, the rest of its chapter is skipped, with the reason.
-native_skip_reason() { # native_skip_reason TEXT
-	[ -z "$in_vm" ] || return 0
-	if ! cgroup_v2_ready && [[ $1 =~ cgroup|step0[4-9]|make\ (doctor|run) ]]; then
-		echo "needs a pure cgroup v2 host (this one is not); make test-doc runs it in the VM"
-	elif [[ $1 =~ podman|rootfs\.sh|make\ rootfs ]]; then
-		echo "rebuilds rootfs/ or uses podman storage, shared on this host; make test-doc runs it in the VM"
-	fi
 }
 
 # --- VM setup ---
@@ -583,20 +618,23 @@ restore_root_history() {
 
 # --- Reporting ---
 doc_name=${DOC_FILE#"$DOC_REPO"/}
-n_blocks=0 n_lines=0 n_outputs=0 n_skipped=0 n_failed=0
+n_blocks=0 n_lines=0 n_outputs=0 n_skipped=0 n_unselected=0 n_failed=0
+ran_at=() skipped_at=() # document lines of the term blocks run and skipped
 sec_name='' sec_blocks=0 sec_lines=0 sec_outputs=0 sec_fail=() sec_skip=''
 
 # A section's display name: numbered headings as they are, the others
 # ("確認方法 / 期待される結果") after their chapter's number.
 # An appendix chapter (## 付録 A ...) is a chapter too: its sections
 # ("A.1 ...") are numbered with its letter, its others get "付録 A".
-section_label() { # section_label SEC CHAP
-	if [[ $1 =~ ^[0-9] ]] || [[ $1 =~ ^[A-Z]\.[0-9] ]] || [ "$1" = "$2" ]; then
-		printf '%s' "$1"
-	elif [[ $2 =~ ^(付録\ [A-Z]) ]]; then
-		printf '%s %s' "${BASH_REMATCH[1]}" "$1"
+# (Into the variable VAR, not on stdout: a $(...) forks, and in the VM a fork
+# of this large shell costs a lot; the same goes for the helpers below.)
+section_label() { # section_label VAR SEC CHAP
+	if [[ $2 =~ ^[0-9] ]] || [[ $2 =~ ^[A-Z]\.[0-9] ]] || [ "$2" = "$3" ]; then
+		printf -v "$1" '%s' "$2"
+	elif [[ $3 =~ ^(付録\ [A-Z]) ]]; then
+		printf -v "$1" '%s %s' "${BASH_REMATCH[1]}" "$2"
 	else
-		printf '%s %s' "${2%%.*}." "$1"
+		printf -v "$1" '%s %s' "${3%%.*}." "$2"
 	fi
 }
 
@@ -639,23 +677,26 @@ section_end() {
 declare -A P_BLOCK=() P_UNIT=() P_K=() P_START=() P_OUT=() # P_START: its U_PREV
 broken="" # set when the chapter cannot go on (a command failed or hung)
 
-# The block of expected output after term block I, if any.
-expected_of() {
+# The block of expected output after term block I, if any ("" if none),
+# into the variable VAR.
+expected_of() { # expected_of VAR I
 	local j
-	for ((j = $1 + 1; j < DOC_NBLOCKS; j++)); do
+	printf -v "$1" '%s' ''
+	for ((j = $2 + 1; j < DOC_NBLOCKS; j++)); do
 		case ${B_KIND[j]} in
-		output) echo "$j" && return 0 ;;
+		output) printf -v "$1" '%s' "$j" && return 0 ;;
 		term) return 0 ;;
 		esac
 	done
 }
 
-# The terminal of the next term block after I ("" if none).
-next_terminal() {
+# The terminal of the next term block after I ("" if none), into VAR.
+next_terminal() { # next_terminal VAR I
 	local j
-	for ((j = $1 + 1; j < DOC_NBLOCKS; j++)); do
+	printf -v "$1" '%s' ''
+	for ((j = $2 + 1; j < DOC_NBLOCKS; j++)); do
 		[ "${B_KIND[j]}" != term ] || {
-			echo "${B_ARG[j]}"
+			printf -v "$1" '%s' "${B_ARG[j]}"
 			return 0
 		}
 	done
@@ -694,7 +735,7 @@ split_units() {
 # ends it (kill): its status is not checked.
 check_unit() {
 	local i=$1 line=$2 text=$3 waited=${4:-} exp first l ok pat
-	exp=$(expected_of "$i")
+	expected_of exp "$i"
 	first=${text%%$'\n'*}
 	if ((U_MS > slowest_ms)) && [ -z "$waited" ]; then
 		slowest_ms=$U_MS slowest="$doc_name:$line \`$first\`"
@@ -742,7 +783,7 @@ check_unit() {
 # check_output I OUT: block I's whole output against its output block.
 check_output() {
 	local i=$1 actual=$2 exp k
-	exp=$(expected_of "$i")
+	expected_of exp "$i"
 	[ -n "$exp" ] || return 0
 	sec_outputs=$((sec_outputs + 1))
 	n_outputs=$((n_outputs + 1))
@@ -785,7 +826,7 @@ finish_pending() {
 
 # run_block I: type term block I into its terminal.
 run_block() {
-	local i=$1 n k text nlines rc blk_out=''
+	local i=$1 n k text nlines rc next_n blk_out=''
 	n=${B_ARG[i]}
 	finish_pending "$n" || return 1
 	split_units "$i"
@@ -805,8 +846,8 @@ run_block() {
 		# The block's last line may wait for the other terminal (nc -l,
 		# sleep 1000 until killed): if the next block is for the other
 		# terminal and the screen has gone quiet, leave it running.
-		if ((k == ${#UNITS[@]} - 1)) && [ -n "$(next_terminal "$i")" ] &&
-			[ "$(next_terminal "$i")" != "$n" ]; then
+		next_terminal next_n "$i"
+		if ((k == ${#UNITS[@]} - 1)) && [ -n "$next_n" ] && [ "$next_n" != "$n" ]; then
 			rc=0
 			wait_idle "$n" "$LINE_TIMEOUT" "$SETTLE" || rc=$?
 			if ((rc == 3)); then
@@ -849,7 +890,7 @@ fi
 term_start 1
 term_start 2
 
-chap='' chap_label='' chap_state='' chap_skip='' chap_has_blocks=''
+chap='' chap_label='' chap_state='' chap_skip='' chap_has_blocks='' chap_unselected=''
 chapter_end() {
 	[ -n "$chap" ] || return 0
 	local n failed_here=''
@@ -884,15 +925,17 @@ chapter_end() {
 for ((i = 0; i < DOC_NBLOCKS; i++)); do
 	if [ "${B_CHAP[i]}" != "$chap" ]; then
 		chapter_end
-		chap=${B_CHAP[i]} chap_label=$chap chap_skip='' chap_has_blocks='' broken=''
-		chap_state=$(host_state)
-		# Shorter screens to read back; the last status lines stay visible.
-		tm clear-history -t doc:t1 \; clear-history -t doc:t2
+		chap=${B_CHAP[i]} chap_label=$chap chap_skip='' chap_has_blocks='' broken='' chap_unselected=''
 		if [ -n "$ONLY" ] && ! [[ $chap =~ $ONLY ]]; then
 			chap_skip="not selected by DOC_ONLY=$ONLY"
+			chap_unselected=1
+		else
+			chap_state=$(host_state)
+			# Shorter screens to read back; the last status lines stay visible.
+			tm clear-history -t doc:t1 \; clear-history -t doc:t2
 		fi
 	fi
-	label=$(section_label "${B_SEC[i]}" "$chap")
+	section_label label "${B_SEC[i]}" "$chap"
 	if [ "$label" != "$sec_name" ]; then
 		# A section ends with nothing left running in it.
 		for n in 1 2; do
@@ -904,10 +947,17 @@ for ((i = 0; i < DOC_NBLOCKS; i++)); do
 		sec_name=$label
 	fi
 	[ "${B_KIND[i]}" = term ] || continue
-	[ -n "$chap_skip" ] || chap_skip=$(native_skip_reason "${B_TEXT[i]}")
+	[ -n "$chap_skip" ] || [ -n "$in_vm" ] || chap_skip=$(native_skip_reason "${B_TEXT[i]}")
 	if [ -n "$chap_skip" ]; then
 		sec_skip=$chap_skip
-		n_skipped=$((n_skipped + 1))
+		# Chapters left out by DOC_ONLY are counted apart: the VM, where
+		# nothing may skip, may still run only some chapters.
+		if [ -n "$chap_unselected" ]; then
+			n_unselected=$((n_unselected + 1))
+		else
+			n_skipped=$((n_skipped + 1))
+			skipped_at+=("${B_LINE[i]}")
+		fi
 		continue
 	fi
 	chap_has_blocks=1
@@ -917,14 +967,20 @@ for ((i = 0; i < DOC_NBLOCKS; i++)); do
 		# (A mere output difference does not stop the chapter.)
 		[ -n "$sec_skip" ] || sec_skip="not run: an earlier block of this chapter failed"
 		n_skipped=$((n_skipped + 1))
+		skipped_at+=("${B_LINE[i]}")
 		continue
 	fi
+	ran_at+=("${B_LINE[i]}")
 	run_block "$i" || true
 done
 chapter_end
 
 elapsed=$((SECONDS - start))
-echo "$n_blocks blocks, $n_lines lines executed, $n_outputs outputs checked; $n_skipped blocks skipped; $((elapsed / 60)) min $((elapsed % 60)) s"
+echo "$n_blocks blocks, $n_lines lines executed, $n_outputs outputs checked; $n_skipped blocks skipped${ONLY:+, $n_unselected not selected by DOC_ONLY}; $((elapsed / 60)) min $((elapsed % 60)) s"
+if [ -n "${DOC_BLOCK_LINES:-}" ]; then
+	echo "doc-blocks run: ${ran_at[*]}"
+	echo "doc-blocks skipped: ${skipped_at[*]}"
+fi
 [ -z "$slowest" ] || echo "slowest line: $slowest, $((slowest_ms / 1000)).$((slowest_ms % 1000 / 100)) s (DOC_LINE_TIMEOUT=$LINE_TIMEOUT)"
 if ((n_failed)); then
 	echo "$prog: $n_failed sections failed" >&2

@@ -36,7 +36,7 @@ mkdir -p /lower /rw /newroot
 # kernel say "Read-only file system" rather than EROFS surprises per write.
 # cache=loose is safe because the host tree is not expected to change under
 # a test run, and it makes the 9p root much faster under TCG.
-mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache=loose hostroot /lower
+mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache="$(cat /vm/cache9p)" hostroot /lower
 mount -t tmpfs -o mode=0755 rw /rw
 mkdir -p /rw/upper /rw/work
 mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot

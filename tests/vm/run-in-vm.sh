@@ -17,6 +17,10 @@
 #   VM_TIMEOUT  seconds before a hung guest is killed (default 2400; exit 124)
 #   VM_MEM      guest RAM in MiB (default 2048)
 #   VM_ACCEL    tcg (default) or kvm (KVM guests hang on some hosts)
+#   VM_SMP      vCPUs (default 2)
+#   VM_CPU      qemu -cpu model (default: max for tcg, host for kvm)
+#   VM_TCG_THREAD  multi or single (tcg only; default: qemu's own choice)
+#   VM_9P       the 9p root's cache mode (default loose)
 #   VM_KERNEL   kernel version or /boot/vmlinuz-VERSION path (default: the
 #               newest /boot/vmlinuz-* with matching /lib/modules)
 #   VM_DEBUG=1  show all kernel messages
@@ -28,6 +32,8 @@ repo=$(cd "$here/../.." && pwd -P)
 timeout_s=${VM_TIMEOUT:-2400}
 mem=${VM_MEM:-2048}
 accel=${VM_ACCEL:-tcg}
+smp=${VM_SMP:-2}
+cache9p=${VM_9P:-loose}
 # The packages come from the one list, in this distribution's names.
 install_hint="sudo make test-vm installs what is missing; or: $("$repo/infra/packages.sh" apt-line vm)"
 
@@ -43,6 +49,12 @@ tcg) cpu=max ;;
 kvm) cpu=host ;; # under nested KVM here: qemu aborts or the guest hangs
 *) die "VM_ACCEL must be tcg or kvm" ;;
 esac
+cpu=${VM_CPU:-$cpu}
+accel_opt=$accel
+if [ "$accel" = tcg ] && [ -n "${VM_TCG_THREAD:-}" ]; then
+	accel_opt+=",thread=$VM_TCG_THREAD"
+fi
+[[ $smp =~ ^[1-9][0-9]*$ ]] || die "VM_SMP must be a number of vCPUs"
 
 for tool in qemu-system-x86_64 modprobe cpio; do
 	command -v "$tool" >/dev/null || die "$tool not found: $install_hint"
@@ -140,6 +152,7 @@ nonce=$(printf '%08x%08x%08x' "$SRANDOM" "$SRANDOM" "$SRANDOM")
 printf '%s' "$nonce" >"$initrd/vm/nonce"
 printf '%s\0' "$@" >"$initrd/vm/cmd"
 printf '%s' "$repo" >"$initrd/vm/cwd"
+printf '%s' "$cache9p" >"$initrd/vm/cache9p"
 {
 	printf 'TERM=%s\0' "${TERM:-xterm}"
 	[ -z "${CI:-}" ] || printf 'CI=%s\0' "$CI"
@@ -156,14 +169,14 @@ else
 	append+=" quiet loglevel=1"
 fi
 
-echo "$prog: booting $kernel ($accel, 2 vCPUs, ${mem} MiB, timeout ${timeout_s} s)" >&2
+echo "$prog: booting $kernel ($accel_opt, -cpu $cpu, $smp vCPUs, 9p cache=$cache9p, ${mem} MiB, timeout ${timeout_s} s)" >&2
 start=${EPOCHREALTIME/./}
 # The serial console goes to qemu's stdout, which we read line by line.
 # The outer timeout is only a backstop in case this script is SIGKILLed
 # (VM_TIMEOUT itself is enforced below); it passes our SIGTERM on to qemu.
 exec {console}< <(exec timeout -s KILL $((timeout_s + 60)) qemu-system-x86_64 \
 	-nodefaults -no-user-config -display none -no-reboot \
-	-accel "$accel" -cpu "$cpu" -smp 2 -m "$mem" -nic none \
+	-accel "$accel_opt" -cpu "$cpu" -smp "$smp" -m "$mem" -nic none \
 	-kernel "$kernel" -initrd "$tmp/initrd.cpio" -append "$append" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
 	-serial file:/dev/stdout </dev/null)

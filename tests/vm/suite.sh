@@ -1,0 +1,45 @@
+#!/bin/bash
+# Inside the cgroup v2 VM (run by run-in-vm.sh): one boot for both halves of
+# what CI runs there, the bats files that need cgroup v2 and the document's
+# chapters that a native run skips. Each part is announced and timed on lines
+# of its own, so that .ci/run can cut the log into parts:
+#
+#   == vm-part bats
+#   ...its TAP output...
+#   == vm-part bats: status S, T s
+#   == vm-part doc
+#   ...
+#   == vm-part doc: status S, T s
+#
+#   tests/vm/suite.sh [--doc DOC_ONLY] [BATS_FILE...]
+#
+# Without --doc the document is not run; without files, bats is not. Exits 0
+# when every part passed, else 1.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
+
+doc=''
+if [ "${1:-}" = --doc ]; then
+	doc=$2
+	shift 2
+fi
+rc=0
+
+part() { # part NAME COMMAND...: run it, then print its status and time
+	local name=$1 start status=0 now
+	shift
+	echo "== vm-part $name"
+	start=${EPOCHREALTIME/./}
+	"$@" || status=$?
+	now=${EPOCHREALTIME/./}
+	echo "== vm-part $name: status $status, $(((now - start) / 1000000)) s"
+	((status == 0)) || rc=1
+}
+
+if (($#)); then
+	part bats bats -T "$@"
+fi
+if [ -n "$doc" ]; then
+	part doc env DOC_ONLY="$doc" DOC_BLOCK_LINES=1 tests/doc/terminal.sh
+fi
+exit "$rc"
