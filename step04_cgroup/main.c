@@ -339,7 +339,7 @@ static void check_not_chrooted(void)
 		fail(EXIT_RUNTIME_FAILED, "stat /: %s", strerror(errno));
 	if (stat("/proc/1/root", &init_root) < 0) {
 		if (errno == EACCES)
-			return;		/* a sandbox that hides PID 1 even from root: we cannot tell */
+			return;		/* a sandbox that hides PID 1 even from root: check_no_way_out tells */
 		fail(EXIT_RUNTIME_FAILED, "stat /proc/1/root: %s", strerror(errno));
 	}
 	if (root.st_dev != init_root.st_dev || root.st_ino != init_root.st_ino)
@@ -461,6 +461,33 @@ static void mount_dev(void)
 			fail(EXIT_RUNTIME_FAILED, "symlink /%s: %s", links[i][1], strerror(errno));
 }
 
+/* The chroot check that needs no /proc/1 (check_not_chrooted): try the
+ * classic escape itself. Chroot into a directory below our new root with
+ * the working directory left outside, climb "..": inside a chroot it gets
+ * above our root, to the real one. Then put the root back. */
+static void check_no_way_out(void)
+{
+	struct stat root, top;
+	int root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (root_fd < 0 || fstat(root_fd, &root) < 0)
+		fail(EXIT_RUNTIME_FAILED, "open /: %s", strerror(errno));
+	if (chroot("dev") < 0)
+		fail(EXIT_RUNTIME_FAILED, "chroot /dev: %s", strerror(errno));
+	for (int i = 0; i < 64; i++)
+		if (chdir("..") < 0)
+			fail(EXIT_RUNTIME_FAILED, "chdir ..: %s", strerror(errno));
+	if (stat(".", &top) < 0)
+		fail(EXIT_RUNTIME_FAILED, "stat ..: %s", strerror(errno));
+	if (fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		fail(EXIT_RUNTIME_FAILED, "restore the root: %s", strerror(errno));
+	close(root_fd);
+	if (top.st_dev != root.st_dev || top.st_ino != root.st_ino)
+		fail(EXIT_RUNTIME_FAILED, "running inside a chroot (\"..\" climbs above the container's root): "
+		     "pivot_root would leave the real root reachable; run from the host's root, or enter the "
+		     "other root with pivot_root in a mount namespace (unshare --mount --pid --fork --mount-proc)");
+}
+
 /* Switch the container's / to rootfs, with a fresh /proc for its own PIDs. */
 static void enter_rootfs(const char *rootfs)
 {
@@ -485,6 +512,7 @@ static void enter_rootfs(const char *rootfs)
 		fail(EXIT_RUNTIME_FAILED, "detach the old root: %s", strerror(errno));
 	if (chdir("/") < 0)
 		fail(EXIT_RUNTIME_FAILED, "chdir /: %s", strerror(errno));
+	check_no_way_out();
 }
 
 /* On a terminal the container is a job of its own, as a shell runs a

@@ -419,18 +419,26 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
-@test "faults: started inside a chroot, the runtime refuses (125) and says why" {
-	stat -L /proc/1/root >/dev/null 2>&1 ||
-		skip "this sandbox hides PID 1's root even from root, so the runtime cannot tell a chroot; make test-vm runs this"
+@test "faults: started inside a chroot, the runtime refuses (125) and says why, even where PID 1 is hidden" {
 	scratch_rootfs
 	# The chroot: the scratch rootfs, with a static runtime and a rootfs inside.
 	cc -static -O2 -o "$SCRATCH/run" "$REPO/step02_mount/main.c"
 	mkdir "$SCRATCH/inner"
 	cp -a "$ROOTFS/." "$SCRATCH/inner/"
-	run --separate-stderr unshare --mount sh -c \
-		'mount -t proc proc "$1/proc" && exec chroot "$1" /run --rootfs /inner true' sh "$SCRATCH"
-	echo "$status: $stderr"
-	[ "$status" -eq 125 ]
-	[[ "$stderr" == *"running inside a chroot"*"pivot_root"* ]]
+	cp "$REPO/tests/helpers/chroot_escape" "$SCRATCH/inner/"
+	local marker="$BATS_TEST_TMPDIR/host-only-marker" how
+	touch "$marker"
+	# The chroot's directory a mount point, as the escape needs; first with
+	# the host's /proc/1 seen, then with PID 1 the chroot itself (a fresh
+	# PID namespace): /proc/1/root cannot tell, the climb in the child can.
+	for how in "" "--pid --fork"; do
+		# shellcheck disable=SC2086 # $how is split on purpose
+		run --separate-stderr unshare --mount $how sh -c \
+			'mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && exec chroot "$1" /run --rootfs /inner /chroot_escape "$2"' \
+			sh "$SCRATCH" "$marker"
+		echo "unshare --mount $how: $status: $stderr"
+		[ "$status" -eq 125 ]
+		[[ "$stderr" == *"running inside a chroot"*"pivot_root"* ]]
+	done
 	assert_host_unchanged
 }
