@@ -192,7 +192,10 @@ static const char *default_rootfs(void)
 
 static void check_rootfs(struct container *c)
 {
+	static const char *const mount_points[] = { "dev", "proc" };
 	struct stat rootfs, host_root;
+
+	char *real;
 
 	if (c->rootfs == NULL)
 		c->rootfs = default_rootfs();
@@ -200,6 +203,26 @@ static void check_rootfs(struct container *c)
 		fail(EXIT_RUNTIME_FAILED, "rootfs %s: %s (make one with: make rootfs)", c->rootfs, strerror(errno));
 	if (!S_ISDIR(rootfs.st_mode))
 		fail(EXIT_RUNTIME_FAILED, "rootfs %s: not a directory", c->rootfs);
+	/* The real path: "--rootfs ." would make pivot_root's "." the old root
+	 * itself (EBUSY), and messages name the directory as it is. */
+	real = realpath(c->rootfs, NULL);
+	if (real == NULL)
+		fail(EXIT_RUNTIME_FAILED, "rootfs %s: %s", c->rootfs, strerror(errno));
+	c->rootfs = real;
+	/* /dev and /proc get mounts: a symlink there would be followed on the
+	 * host, before pivot_root, and the mount would land outside the rootfs. */
+	for (size_t i = 0; i < sizeof mount_points / sizeof mount_points[0]; i++) {
+		struct stat point;
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof path, "%s/%s", c->rootfs, mount_points[i]);
+		if (lstat(path, &point) < 0)
+			fail(EXIT_RUNTIME_FAILED, "rootfs %s: /%s: %s (make one with: make rootfs)", c->rootfs,
+			     mount_points[i], strerror(errno));
+		if (!S_ISDIR(point.st_mode))
+			fail(EXIT_RUNTIME_FAILED, "rootfs %s: /%s is not a directory (a symlink would lead the mount "
+			     "out of the rootfs)", c->rootfs, mount_points[i]);
+	}
 	if (stat("/", &host_root) < 0)
 		fail(EXIT_RUNTIME_FAILED, "stat /: %s", strerror(errno));
 	if (rootfs.st_dev == host_root.st_dev && rootfs.st_ino == host_root.st_ino)
@@ -220,7 +243,7 @@ static void check_not_chrooted(void)
 		fail(EXIT_RUNTIME_FAILED, "stat /: %s", strerror(errno));
 	if (stat("/proc/1/root", &init_root) < 0) {
 		if (errno == EACCES)
-			return;		/* a sandbox that hides PID 1 even from root: we cannot tell */
+			return;		/* a sandbox that hides PID 1 even from root: check_no_way_out tells */
 		fail(EXIT_RUNTIME_FAILED, "stat /proc/1/root: %s", strerror(errno));
 	}
 	if (root.st_dev != init_root.st_dev || root.st_ino != init_root.st_ino)
@@ -258,6 +281,7 @@ static void mount_dev(void)
 		{ "dev/random", 1, 8 },
 		{ "dev/urandom", 1, 9 },
 		{ "dev/tty", 5, 0 },
+		{ "dev/full", 1, 7 },
 	};
 	static const char *const links[][2] = {	/* target, name */
 		{ "pts/ptmx", "dev/ptmx" },
@@ -272,7 +296,7 @@ static void mount_dev(void)
 	for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
 		if (mknod(nodes[i].path, S_IFCHR, makedev(nodes[i].major, nodes[i].minor)) < 0)
 			fail(EXIT_RUNTIME_FAILED, "mknod /%s: %s", nodes[i].path, strerror(errno));
-		if (chmod(nodes[i].path, 0666) < 0)	/* mknod's mode is cut by the umask */
+		if (chmod(nodes[i].path, 0666) < 0)	/* mknod was given no permission bits */
 			fail(EXIT_RUNTIME_FAILED, "chmod /%s: %s", nodes[i].path, strerror(errno));
 	}
 	/* A new devpts instance: the container sees only its own terminals. */
@@ -280,9 +304,42 @@ static void mount_dev(void)
 		fail(EXIT_RUNTIME_FAILED, "mkdir /dev/pts: %s", strerror(errno));
 	if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
 		fail(EXIT_RUNTIME_FAILED, "mount devpts on /dev/pts: %s", strerror(errno));
+	/* POSIX shared memory (shm_open) lives in /dev/shm, as under docker run:
+	 * a tmpfs of its own, whose pages count as the container's memory. */
+	if (mkdir("dev/shm", 01777) < 0)
+		fail(EXIT_RUNTIME_FAILED, "mkdir /dev/shm: %s", strerror(errno));
+	if (mount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m") < 0)
+		fail(EXIT_RUNTIME_FAILED, "mount tmpfs on /dev/shm: %s", strerror(errno));
 	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
 		if (symlink(links[i][0], links[i][1]) < 0)
 			fail(EXIT_RUNTIME_FAILED, "symlink /%s: %s", links[i][1], strerror(errno));
+}
+
+/* The chroot check that needs no /proc/1 (check_not_chrooted): try the
+ * classic escape itself. Chroot into a directory below our new root with
+ * the working directory left outside, climb "..": inside a chroot it gets
+ * above our root, to the real one. Then put the root back. */
+static void check_no_way_out(void)
+{
+	struct stat root, top;
+	int root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (root_fd < 0 || fstat(root_fd, &root) < 0)
+		fail(EXIT_RUNTIME_FAILED, "open /: %s", strerror(errno));
+	if (chroot("dev") < 0)
+		fail(EXIT_RUNTIME_FAILED, "chroot /dev: %s", strerror(errno));
+	for (int i = 0; i < 64; i++)
+		if (chdir("..") < 0)
+			fail(EXIT_RUNTIME_FAILED, "chdir ..: %s", strerror(errno));
+	if (stat(".", &top) < 0)
+		fail(EXIT_RUNTIME_FAILED, "stat ..: %s", strerror(errno));
+	if (fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		fail(EXIT_RUNTIME_FAILED, "restore the root: %s", strerror(errno));
+	close(root_fd);
+	if (top.st_dev != root.st_dev || top.st_ino != root.st_ino)
+		fail(EXIT_RUNTIME_FAILED, "running inside a chroot (\"..\" climbs above the container's root): "
+		     "pivot_root would leave the real root reachable; run from the host's root, or enter the "
+		     "other root with pivot_root in a mount namespace (unshare --mount --pid --fork --mount-proc)");
 }
 
 /* Switch the container's / to rootfs, with a fresh /proc for its own PIDs. */
@@ -309,6 +366,7 @@ static void enter_rootfs(const char *rootfs)
 		fail(EXIT_RUNTIME_FAILED, "detach the old root: %s", strerror(errno));
 	if (chdir("/") < 0)
 		fail(EXIT_RUNTIME_FAILED, "chdir /: %s", strerror(errno));
+	check_no_way_out();
 }
 
 /* On a terminal the container is a job of its own, as a shell runs a

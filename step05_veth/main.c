@@ -59,6 +59,7 @@
 #define CGROUP_PARENT CGROUP_ROOT "/workshop"	/* every container's cgroup, and never a process */
 #define CGROUP_PREFIX "ws-"	/* CGROUP_PARENT/ws-<runtime PID>; make reset finds these */
 #define CPU_PERIOD_US 100000	/* cpu.max: quota per 100 ms period */
+#define PID_MAX_LIMIT (4 * 1024 * 1024)	/* the most PIDs a 64-bit kernel has (linux/threads.h) */
 
 #define VETH_PREFIX "ws-"	/* host end: ws-10.200.0 for 10.200.0.0/24; make reset finds these */
 #define VETH_CONTAINER "eth0"	/* the container's end, inside its network namespace */
@@ -184,6 +185,8 @@ static long parse_pids_limit(const char *text)
 	limit = strtol(text, &end, 10);
 	if (!isdigit((unsigned char)text[0]) || *end != '\0' || errno != 0 || limit <= 0)
 		bad_option("--pids-limit: '%s' is not a positive number", text);
+	if (limit > PID_MAX_LIMIT)
+		bad_option("--pids-limit: '%s' is more than the kernel's PID_MAX_LIMIT (4194304)", text);
 	return limit;
 }
 
@@ -192,10 +195,16 @@ static long parse_pids_limit(const char *text)
 static struct in_addr parse_ip(const char *text)
 {
 	struct in_addr ip;
-	unsigned int last;
+	unsigned int first, last;
 
 	if (inet_pton(AF_INET, text, &ip) != 1)
 		bad_option("--ip: '%s' is not an IPv4 address such as 10.200.0.2", text);
+	/* Loopback (127/8), "this network" (0/8), multicast (224/4) and
+	 * reserved (240/4, the broadcast address included) cannot be a host's
+	 * address: refuse them before anything on the host changes. */
+	first = ntohl(ip.s_addr) >> 24;
+	if (first == 0 || first == 127 || first >= 224)
+		bad_option("--ip: '%s' is not a unicast address for a host: use a private one such as 10.200.0.2", text);
 	last = ntohl(ip.s_addr) & 0xff;
 	if (last < 2 || last > 254)
 		bad_option("--ip: '%s' must end in 2 to 254 (.1 is the host's end)", text);
@@ -318,7 +327,10 @@ static const char *default_rootfs(void)
 
 static void check_rootfs(struct container *c)
 {
+	static const char *const mount_points[] = { "dev", "proc" };
 	struct stat rootfs, host_root;
+
+	char *real;
 
 	if (c->rootfs == NULL)
 		c->rootfs = default_rootfs();
@@ -326,6 +338,26 @@ static void check_rootfs(struct container *c)
 		fail(EXIT_RUNTIME_FAILED, "rootfs %s: %s (make one with: make rootfs)", c->rootfs, strerror(errno));
 	if (!S_ISDIR(rootfs.st_mode))
 		fail(EXIT_RUNTIME_FAILED, "rootfs %s: not a directory", c->rootfs);
+	/* The real path: "--rootfs ." would make pivot_root's "." the old root
+	 * itself (EBUSY), and messages name the directory as it is. */
+	real = realpath(c->rootfs, NULL);
+	if (real == NULL)
+		fail(EXIT_RUNTIME_FAILED, "rootfs %s: %s", c->rootfs, strerror(errno));
+	c->rootfs = real;
+	/* /dev and /proc get mounts: a symlink there would be followed on the
+	 * host, before pivot_root, and the mount would land outside the rootfs. */
+	for (size_t i = 0; i < sizeof mount_points / sizeof mount_points[0]; i++) {
+		struct stat point;
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof path, "%s/%s", c->rootfs, mount_points[i]);
+		if (lstat(path, &point) < 0)
+			fail(EXIT_RUNTIME_FAILED, "rootfs %s: /%s: %s (make one with: make rootfs)", c->rootfs,
+			     mount_points[i], strerror(errno));
+		if (!S_ISDIR(point.st_mode))
+			fail(EXIT_RUNTIME_FAILED, "rootfs %s: /%s is not a directory (a symlink would lead the mount "
+			     "out of the rootfs)", c->rootfs, mount_points[i]);
+	}
 	if (stat("/", &host_root) < 0)
 		fail(EXIT_RUNTIME_FAILED, "stat /: %s", strerror(errno));
 	if (rootfs.st_dev == host_root.st_dev && rootfs.st_ino == host_root.st_ino)
@@ -346,7 +378,7 @@ static void check_not_chrooted(void)
 		fail(EXIT_RUNTIME_FAILED, "stat /: %s", strerror(errno));
 	if (stat("/proc/1/root", &init_root) < 0) {
 		if (errno == EACCES)
-			return;		/* a sandbox that hides PID 1 even from root: we cannot tell */
+			return;		/* a sandbox that hides PID 1 even from root: check_no_way_out tells */
 		fail(EXIT_RUNTIME_FAILED, "stat /proc/1/root: %s", strerror(errno));
 	}
 	if (root.st_dev != init_root.st_dev || root.st_ino != init_root.st_ino)
@@ -398,10 +430,11 @@ static void check_cgroup_v2(void)
 		     fs.f_type == TMPFS_MAGIC ? "hybrid or v1" : "non-v2");
 	if (read_file(CGROUP_ROOT "/cgroup.controllers", controllers, sizeof controllers) < 0)
 		fail(EXIT_RUNTIME_FAILED, "read %s/cgroup.controllers: %s", CGROUP_ROOT, strerror(errno));
+	controllers[strcspn(controllers, "\n")] = '\0';
 	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
 		if (!has_word(controllers, needed[i]))
 			fail(EXIT_RUNTIME_FAILED, "cgroup v2 controller '%s' is not available (%s has: %s); "
-			     "see sudo make doctor", needed[i], CGROUP_ROOT, strtok(controllers, "\n"));
+			     "see sudo make doctor", needed[i], CGROUP_ROOT, controllers[0] != '\0' ? controllers : "none");
 }
 
 /* ---- Inside the container (the child) --------------------------------- */
@@ -448,6 +481,7 @@ static void mount_dev(void)
 		{ "dev/random", 1, 8 },
 		{ "dev/urandom", 1, 9 },
 		{ "dev/tty", 5, 0 },
+		{ "dev/full", 1, 7 },
 	};
 	static const char *const links[][2] = {	/* target, name */
 		{ "pts/ptmx", "dev/ptmx" },
@@ -462,7 +496,7 @@ static void mount_dev(void)
 	for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
 		if (mknod(nodes[i].path, S_IFCHR, makedev(nodes[i].major, nodes[i].minor)) < 0)
 			fail(EXIT_RUNTIME_FAILED, "mknod /%s: %s", nodes[i].path, strerror(errno));
-		if (chmod(nodes[i].path, 0666) < 0)	/* mknod's mode is cut by the umask */
+		if (chmod(nodes[i].path, 0666) < 0)	/* mknod was given no permission bits */
 			fail(EXIT_RUNTIME_FAILED, "chmod /%s: %s", nodes[i].path, strerror(errno));
 	}
 	/* A new devpts instance: the container sees only its own terminals. */
@@ -470,9 +504,42 @@ static void mount_dev(void)
 		fail(EXIT_RUNTIME_FAILED, "mkdir /dev/pts: %s", strerror(errno));
 	if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
 		fail(EXIT_RUNTIME_FAILED, "mount devpts on /dev/pts: %s", strerror(errno));
+	/* POSIX shared memory (shm_open) lives in /dev/shm, as under docker run:
+	 * a tmpfs of its own, whose pages count as the container's memory. */
+	if (mkdir("dev/shm", 01777) < 0)
+		fail(EXIT_RUNTIME_FAILED, "mkdir /dev/shm: %s", strerror(errno));
+	if (mount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m") < 0)
+		fail(EXIT_RUNTIME_FAILED, "mount tmpfs on /dev/shm: %s", strerror(errno));
 	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
 		if (symlink(links[i][0], links[i][1]) < 0)
 			fail(EXIT_RUNTIME_FAILED, "symlink /%s: %s", links[i][1], strerror(errno));
+}
+
+/* The chroot check that needs no /proc/1 (check_not_chrooted): try the
+ * classic escape itself. Chroot into a directory below our new root with
+ * the working directory left outside, climb "..": inside a chroot it gets
+ * above our root, to the real one. Then put the root back. */
+static void check_no_way_out(void)
+{
+	struct stat root, top;
+	int root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (root_fd < 0 || fstat(root_fd, &root) < 0)
+		fail(EXIT_RUNTIME_FAILED, "open /: %s", strerror(errno));
+	if (chroot("dev") < 0)
+		fail(EXIT_RUNTIME_FAILED, "chroot /dev: %s", strerror(errno));
+	for (int i = 0; i < 64; i++)
+		if (chdir("..") < 0)
+			fail(EXIT_RUNTIME_FAILED, "chdir ..: %s", strerror(errno));
+	if (stat(".", &top) < 0)
+		fail(EXIT_RUNTIME_FAILED, "stat ..: %s", strerror(errno));
+	if (fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		fail(EXIT_RUNTIME_FAILED, "restore the root: %s", strerror(errno));
+	close(root_fd);
+	if (top.st_dev != root.st_dev || top.st_ino != root.st_ino)
+		fail(EXIT_RUNTIME_FAILED, "running inside a chroot (\"..\" climbs above the container's root): "
+		     "pivot_root would leave the real root reachable; run from the host's root, or enter the "
+		     "other root with pivot_root in a mount namespace (unshare --mount --pid --fork --mount-proc)");
 }
 
 /* Switch the container's / to rootfs, with a fresh /proc for its own PIDs. */
@@ -499,6 +566,7 @@ static void enter_rootfs(const char *rootfs)
 		fail(EXIT_RUNTIME_FAILED, "detach the old root: %s", strerror(errno));
 	if (chdir("/") < 0)
 		fail(EXIT_RUNTIME_FAILED, "chdir /: %s", strerror(errno));
+	check_no_way_out();
 }
 
 /* ---- rtnetlink: what `ip` speaks to the kernel underneath -------------- */
@@ -510,7 +578,8 @@ struct netlink_request {
 		struct ifaddrmsg address;
 		struct rtmsg route;
 	};
-	char attributes[512];
+	char attributes[512];	/* room only: netlink_add appends at the message's aligned tail,
+				 * inside the union for the shorter bodies (iproute2's NLMSG_TAIL) */
 };
 
 static void netlink_start(struct netlink_request *request, int type, int flags, size_t body)
@@ -870,6 +939,8 @@ static void remove_cgroup_tree(const char *dir)
 		fprintf(stderr, STEP_NAME ": write %s/cgroup.kill: %s\n", dir, strerror(errno));
 	wait_until_empty(dir);
 	for (int tries = 0; remove_tree(dir) < 0; tries++) {
+		if (errno == ENOENT)
+			return;		/* already gone */
 		if (errno != EBUSY || tries == 20) {
 			fprintf(stderr, STEP_NAME ": remove %s: %s (sudo make reset cleans up)\n", dir, strerror(errno));
 			return;

@@ -34,6 +34,12 @@ wait_gone() {
 	return 1
 }
 
+# A fresh copy again, for a test that breaks one per case.
+scratch_rootfs_again() {
+	rm -rf "$SCRATCH"
+	scratch_rootfs
+}
+
 # A copy of the rootfs that a test may change, with the static test helpers.
 scratch_rootfs() {
 	SCRATCH="$BATS_TEST_TMPDIR/rootfs"
@@ -51,6 +57,8 @@ scratch_rootfs() {
 		"--no-such-option" "--memory"
 		"--hostname $long" "--hostname bad_name!"
 		"--rootfs /nonexistent" "--rootfs /etc/hostname" "--rootfs /"
+		"--ip 224.0.0.2" "--ip 0.0.0.2" "--ip 240.0.0.2" "--ip 127.0.0.2" "--ip 255.255.255.255"
+		"--pids-limit 5000000"
 	)
 	local args
 	for args in "${cases[@]}"; do
@@ -60,6 +68,38 @@ scratch_rootfs() {
 		[ "$status" -eq 125 ]
 		[[ "$stderr" == "step06_full: "?* ]]
 	done
+	assert_host_unchanged
+}
+
+@test "faults: --rootfs . is the directory it names; a rootfs whose /dev or /proc is a symlink is refused" {
+	scratch_rootfs
+	local step point
+	echo "the scratch rootfs" >"$SCRATCH/ws-marker"
+	for step in step02_mount step03_net step04_cgroup step05_veth step06_full; do
+		case $step in step0[456]_*) cgroup_v2_ready || continue ;; esac
+		run --separate-stderr bash -c 'cd "$1" && exec "$2" --rootfs . cat /ws-marker' bash "$SCRATCH" "$REPO/$step/run"
+		echo "$step --rootfs . -> $status: $output / $stderr"
+		[ "$status" -eq 0 ] && [ "$output" = "the scratch rootfs" ]
+	done
+	for point in dev proc; do
+		scratch_rootfs_again
+		rm -rf "${SCRATCH:?}/$point"
+		ln -s /tmp "$SCRATCH/$point"	# would mount over the host's /tmp
+		run --separate-stderr "$REPO/step02_mount/run" --rootfs "$SCRATCH" true
+		echo "/$point -> $status: $stderr"
+		[ "$status" -eq 125 ]
+		[ "$stderr" = "step02_mount: rootfs $SCRATCH: /$point is not a directory (a symlink would lead the mount out of the rootfs)" ]
+	done
+	assert_host_unchanged
+}
+
+@test "faults: the container has its own /dev/shm tmpfs and a /dev/full" {
+	run --separate-stderr "$RUN" sh -c 'grep " /dev/shm " /proc/self/mountinfo; echo data >/dev/shm/x && cat /dev/shm/x; echo full >/dev/full'
+	echo "$status: $output / $stderr"
+	[ "$status" -ne 0 ]	# the write to /dev/full fails: ENOSPC
+	[[ "${lines[0]}" == *" /dev/shm "*" - tmpfs shm rw"* ]]
+	[ "${lines[1]}" = data ]
+	[[ "$stderr" == *"No space left on device"* ]]
 	assert_host_unchanged
 }
 
@@ -379,18 +419,26 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
-@test "faults: started inside a chroot, the runtime refuses (125) and says why" {
-	stat -L /proc/1/root >/dev/null 2>&1 ||
-		skip "this sandbox hides PID 1's root even from root, so the runtime cannot tell a chroot; make test-vm runs this"
+@test "faults: started inside a chroot, the runtime refuses (125) and says why, even where PID 1 is hidden" {
 	scratch_rootfs
 	# The chroot: the scratch rootfs, with a static runtime and a rootfs inside.
 	cc -static -O2 -o "$SCRATCH/run" "$REPO/step02_mount/main.c"
 	mkdir "$SCRATCH/inner"
 	cp -a "$ROOTFS/." "$SCRATCH/inner/"
-	run --separate-stderr unshare --mount sh -c \
-		'mount -t proc proc "$1/proc" && exec chroot "$1" /run --rootfs /inner true' sh "$SCRATCH"
-	echo "$status: $stderr"
-	[ "$status" -eq 125 ]
-	[[ "$stderr" == *"running inside a chroot"*"pivot_root"* ]]
+	cp "$REPO/tests/helpers/chroot_escape" "$SCRATCH/inner/"
+	local marker="$BATS_TEST_TMPDIR/host-only-marker" how
+	touch "$marker"
+	# The chroot's directory a mount point, as the escape needs; first with
+	# the host's /proc/1 seen, then with PID 1 the chroot itself (a fresh
+	# PID namespace): /proc/1/root cannot tell, the climb in the child can.
+	for how in "" "--pid --fork"; do
+		# shellcheck disable=SC2086 # $how is split on purpose
+		run --separate-stderr unshare --mount $how sh -c \
+			'mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && exec chroot "$1" /run --rootfs /inner /chroot_escape "$2"' \
+			sh "$SCRATCH" "$marker"
+		echo "unshare --mount $how: $status: $stderr"
+		[ "$status" -eq 125 ]
+		[[ "$stderr" == *"running inside a chroot"*"pivot_root"* ]]
+	done
 	assert_host_unchanged
 }

@@ -44,7 +44,7 @@ teardown() {
 	[ "$status" -ne 0 ]
 	# Only the container's own mounts: the rootfs, /dev, /dev/pts, /proc.
 	run --separate-stderr "$RUN" cat /proc/self/mountinfo
-	[ "$(cut -d' ' -f5 <<<"$output" | sort | tr '\n' ' ')" = "/ /dev /dev/pts /proc " ]
+	[ "$(cut -d' ' -f5 <<<"$output" | sort | tr '\n' ' ')" = "/ /dev /dev/pts /dev/shm /proc " ]
 }
 
 @test "step02: the host's mount table is unchanged after a run" {
@@ -70,7 +70,7 @@ teardown() {
 		ls /dev'
 	[ "$status" -eq 0 ]
 	# Never the host's whole /dev: exactly these entries.
-	[ "$(tr '\n' ' ' <<<"$output")" = "fd null ptmx pts random stderr stdin stdout tty urandom zero " ]
+	[ "$(tr '\n' ' ' <<<"$output")" = "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero " ]
 }
 
 @test "step02: the default rootfs is found from the binary, from any directory" {
