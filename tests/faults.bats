@@ -103,6 +103,38 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+@test "faults: option errors name the option as typed (-Zh, --help=x, a missing value)" {
+	local step
+	for step in step01_pid step02_mount step03_net step04_cgroup step05_veth step06_full; do
+		run --separate-stderr "$REPO/$step/run" -Zh
+		[ "$status" -eq 125 ] && [[ "$stderr" == "$step: unknown option '-Z' "* ]]
+		run --separate-stderr "$REPO/$step/run" --help=x
+		[ "$status" -eq 125 ] && [[ "$stderr" == "$step: option '--help' takes no value "* ]]
+		run --separate-stderr "$REPO/$step/run" --no-such-option
+		[ "$status" -eq 125 ] && [[ "$stderr" == "$step: unknown option '--no-such-option' "* ]]
+	done
+	run --separate-stderr "$REPO/step02_mount/run" -r
+	[ "$status" -eq 125 ] && [[ "$stderr" == "step02_mount: option '-r' needs a value "* ]]
+	run --separate-stderr "$REPO/step02_mount/run" --rootfs
+	[ "$status" -eq 125 ] && [[ "$stderr" == "step02_mount: option '--rootfs' needs a value "* ]]
+}
+
+@test "faults: the command gets PATH, HOME and TERM, none of the caller's environment" {
+	local step want
+	for step in step01_pid step02_mount step03_net step04_cgroup step05_veth step06_full; do
+		case $step in step0[456]_*) cgroup_v2_ready || continue ;; esac
+		want="HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=ws-test-term"
+		[ "$step" != step06_full ] || want="HOME=/root HOSTNAME=container ${want#HOME=/root }"
+		# env -i: exactly these, so the test does not depend on the caller's.
+		run --separate-stderr env -i SUDO_USER=someone PS1='host$ ' DBUS_SESSION_BUS_ADDRESS=x TERM=ws-test-term \
+			"$REPO/$step/run" /usr/bin/env
+		echo "$step: $output"
+		[ "$status" -eq 0 ]
+		[ "$(sort <<<"$output" | tr '\n' ' ')" = "$want " ]
+	done
+	assert_host_unchanged
+}
+
 @test "faults: a rootfs without /bin/sh and no command exits 127" {
 	mkdir -p "$BATS_TEST_TMPDIR/empty/dev" "$BATS_TEST_TMPDIR/empty/proc"
 	run -127 --separate-stderr "$RUN" --rootfs "$BATS_TEST_TMPDIR/empty"
