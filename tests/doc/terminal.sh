@@ -702,33 +702,6 @@ next_terminal() { # next_terminal VAR I
 	done
 }
 
-# Split block I's lines into units: one command line each, except that a
-# heredoc (<<EOF ... EOF) or a trailing backslash keeps lines together.
-# Sets UNITS[] (lines joined by \n) and UNIT_LINE[] (document line).
-split_units() {
-	local i=$1 line k=0 cur='' first=0 delim=''
-	UNITS=() UNIT_LINE=()
-	while IFS= read -r line; do
-		k=$((k + 1))
-		[ -n "$cur" ] || first=$((B_LINE[i] + k))
-		cur+=${cur:+$'\n'}$line
-		if [ -n "$delim" ]; then
-			[ "$line" != "$delim" ] || delim=''
-		elif [[ $line =~ \<\<-?[[:space:]]*[\'\"]?([A-Za-z_][A-Za-z0-9_]*) ]]; then
-			delim=${BASH_REMATCH[1]}
-		fi
-		if [ -z "$delim" ] && [[ $line != *\\ ]]; then
-			UNITS+=("$cur")
-			UNIT_LINE+=("$first")
-			cur=''
-		fi
-	done <<<"${B_TEXT[i]}"
-	[ -z "$cur" ] || {
-		UNITS+=("$cur")
-		UNIT_LINE+=("$first")
-	}
-}
-
 # check_unit I LINE TEXT [waited]: the status and error rules for one
 # finished unit of block I (see README). Fails (returns 1) with the reason
 # recorded. "waited": the unit waited for the other terminal, which usually
@@ -808,7 +781,7 @@ finish_pending() {
 	local n=$1 i line text k
 	[ -n "${P_BLOCK[$n]:-}" ] || return 0
 	i=${P_BLOCK[$n]} k=${P_UNIT[$n]}
-	split_units "$i"
+	doc_units "$i"
 	line=${UNIT_LINE[k]} text=${UNITS[k]}
 	U_PREV=${P_START[$n]}
 	unset "P_BLOCK[$n]"
@@ -829,7 +802,7 @@ run_block() {
 	local i=$1 n k text nlines rc next_n blk_out=''
 	n=${B_ARG[i]}
 	finish_pending "$n" || return 1
-	split_units "$i"
+	doc_units "$i"
 	sec_blocks=$((sec_blocks + 1))
 	n_blocks=$((n_blocks + 1))
 	for ((k = 0; k < ${#UNITS[@]}; k++)); do
