@@ -58,7 +58,7 @@ runc               =                    bench        cmd:runc            referen
 crun               =                    bench        cmd:crun            reference runtimes
 shellcheck         =                    lint         cmd:shellcheck      lint
 debootstrap        =                    ci           cmd:debootstrap     fresh-machine CI step
-sudo               =                    ci           cmd:sudo            the README's commands
+sudo               =                    doc,ci       cmd:sudo            the README's and the document's commands
 EOF
 # (printf and read, not cat: every exec counts in the slow test VM.)
 table() {

@@ -52,6 +52,27 @@ native_skip_reason() { # native_skip_reason TEXT
 	fi
 }
 
+# skip_text VAR I: the text that decides whether block I is skipped: its
+# own, and when its last line starts a shell, the blocks that run in that
+# shell too (the next block of its terminal in its chapter, and so on), so
+# that a shell is not started when the blocks inside it would be skipped.
+skip_text() {
+	local -n out=$1
+	local i=$2 j last
+	out=${B_TEXT[i]}
+	while :; do
+		last=${B_TEXT[i]##*$'\n'}
+		doc_starts_shell "$last" || return 0
+		for ((j = i + 1; j < DOC_NBLOCKS; j++)); do
+			[ "${B_CHAP[j]}" = "${B_CHAP[i]}" ] || return 0
+			[ "${B_KIND[j]}" = term ] && [ "${B_ARG[j]}" = "${B_ARG[i]}" ] && break
+		done
+		((j < DOC_NBLOCKS)) || return 0
+		out+=$'\n'${B_TEXT[j]}
+		i=$j
+	done
+}
+
 # --vm-chapters: print a DOC_ONLY regex of the chapters that a native run on
 # this host skips (in part or in full), for the VM to run them whole; print
 # nothing when a native run skips nothing. Needs no root.
@@ -62,7 +83,8 @@ if [ "${1:-}" = --vm-chapters ]; then
 	for ((i = 0; i < DOC_NBLOCKS; i++)); do
 		[ "${B_KIND[i]}" = term ] || continue
 		[ -z "${vm_chap[${B_CHAP[i]}]:-}" ] || continue
-		[ -n "$(native_skip_reason "${B_TEXT[i]}")" ] || continue
+		skip_text text "$i"
+		[ -n "$(native_skip_reason "$text")" ] || continue
 		vm_chap[${B_CHAP[i]}]=1
 		if [[ ${B_CHAP[i]} =~ ^([0-9]+)\. ]]; then
 			vm_keys+=("^${BASH_REMATCH[1]}\\.")
@@ -79,7 +101,7 @@ if [ "${1:-}" = --vm-chapters ]; then
 fi
 
 [ "$(id -u)" -eq 0 ] || die "needs root, as the document's commands do: sudo $0"
-for tool in tmux ps awk; do
+for tool in tmux ps awk sudo setpriv; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 
@@ -155,26 +177,61 @@ trap 'exit 143' TERM
 
 # --- The terminals ---
 # Two tmux windows (t1, t2) on a private server, wide enough that the
-# document's lines do not wrap. The shells start in the repository top as
-# root, without rc files (the learner's rc files are theirs); PS1 is only a
-# label: completion is detected from the processes, not from the prompt.
+# document's lines do not wrap. Each is what an attendee on Ubuntu 24.04
+# has: the shell of a user who is not root, in the repository top, who runs
+# sudo (with use_pty, Ubuntu's default; NOPASSWD here, where chapter 1 has
+# the attendee run sudo -v first). No rc files of this host: the rc file
+# below only has the ERR trap that reports a failed command; PS1 is only a
+# label (completion is detected from the processes, not from the prompt).
 cols=250 rows=50
 tm() {
 	tmux -S "$sock" "$@"
 }
 
+# The attendee: a user this test makes, in this test's own copies of
+# /etc/passwd, group, shadow and sudoers (bind-mounted over the real ones in
+# the sandbox's mount namespace natively; written in place in the VM, whose
+# root is a throwaway overlay). The checkout is theirs, as a clone would be;
+# rootfs/ stays root's, as sudo makes it.
+attendee=doc-attendee
+attendee_setup() {
+	local f uid=4711 home=$tmp/home
+	mkdir -p "$home"
+	for f in passwd group shadow sudoers; do
+		cp -p "/etc/$f" "$tmp/$f"
+	done
+	while getent passwd "$uid" >/dev/null || getent group "$uid" >/dev/null; do uid=$((uid + 1)); done
+	grep -q "^$attendee:" "$tmp/passwd" || {
+		echo "$attendee:x:$uid:$uid:workshop attendee (tests/doc):$home:/bin/bash" >>"$tmp/passwd"
+		echo "$attendee:x:$uid:" >>"$tmp/group"
+		echo "$attendee:*:19000:0:99999:7:::" >>"$tmp/shadow"
+		printf '%s\n' "Defaults use_pty" "$attendee ALL=(ALL:ALL) NOPASSWD: ALL" >>"$tmp/sudoers"
+	}
+	for f in passwd group shadow sudoers; do
+		if [ -n "$in_vm" ]; then
+			cp -p "$tmp/$f" "/etc/$f"
+		else
+			mount --bind "$tmp/$f" "/etc/$f"
+		fi
+	done
+	chown "$attendee:" "$home"
+	find "$DOC_REPO" -xdev \( -path "$DOC_REPO/rootfs" -o -path "$DOC_REPO/.git" \) -prune -o \
+		-exec chown -h "$attendee:" {} +
+}
+
+cat >"$tmp/bashrc" <<'RC'
+# tests/doc/terminal.sh: a line for each command that failed.
+trap '__e=$?; case $BASH_COMMAND in "__wr \$__ws" | "return \$1") ;; *) echo "__doc_err $__e: $BASH_COMMAND" ;; esac' ERR
+RC
+chmod 644 "$tmp/bashrc"
+chmod 755 "$tmp"
 term_env=(
-	PATH="$PATH" HOME="${HOME:-/root}" USER=root LOGNAME=root SHELL=/bin/bash
-	LANG="${LANG:-C.UTF-8}" HISTFILE=
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$tmp/home"
+	USER="$attendee" LOGNAME="$attendee" SHELL=/bin/bash LANG="${LANG:-C.UTF-8}" HISTFILE=
+	# A terminal that is not "dumb": readline turns bracketed paste off for
+	# a missing TERM, and bash would then run a paste line by line.
+	TERM=screen
 )
-# A sudo that just runs the command where the real one is missing (we are
-# root already). The real one is preferred: it is what the learner types.
-if ! command -v sudo >/dev/null; then
-	mkdir "$tmp/bin"
-	printf '#!/bin/sh\n# test-doc: no sudo on this machine; root already.\nexec "$@"\n' >"$tmp/bin/sudo"
-	chmod 755 "$tmp/bin/sudo"
-	term_env[0]="PATH=$tmp/bin:$PATH"
-fi
 
 # remain-on-exit: a shell that exits (an `exit` too many) leaves a dead
 # pane to report, not a vanished window.
@@ -186,7 +243,8 @@ set -g default-size ${cols}x$rows
 EOF
 
 shell_cmd() { # shell_cmd N: the command line of terminal N's shell
-	printf 'exec env -i %s %q bash --norc --noprofile -i' "${term_env[*]@Q}" "PS1=doc-t$1# "
+	printf 'exec env -i %s %q setpriv --reuid=%q --regid=%q --init-groups bash --rcfile %q -i' \
+		"${term_env[*]@Q}" "PS1=doc-t$1\$ " "$attendee" "$attendee" "$tmp/bashrc"
 }
 
 declare -A PANE_PID=() # per terminal: its shell's PID
@@ -293,68 +351,66 @@ wait_idle() {
 	done
 }
 
-# --- Typing ---
-# After each unit the test types a status line, the sentinel:
+# --- Pasting ---
+# Each command block is pasted whole, as an attendee pastes it: tmux's
+# paste-buffer -p sends it as a bracketed paste when the shell asked for one
+# (bash does: it reads the whole paste, shows it, and runs it on Enter;
+# busybox sh and dash do not, and run it line by line), and Enter follows.
+# Then the test types a status line of its own, the sentinel:
 #   __ws=$?; echo TOKEN SEQ $__ws; __wr() { return $1; }; __wr $__ws
-# It prints "TOKEN SEQ STATUS" (the unit's exit status) and leaves $? as it
-# was, since the document's next line may be `echo $?`. It forks nothing (a
-# (exit N) subshell would take PIDs, and the document shows a container's
-# PIDs), in bash, dash and busybox sh alike. A unit's output is
-# what the screen shows between the previous sentinel's output and its own:
-# the prompt with the unit's echo, the output, the prompt with the sentinel.
-# Anchoring on those lines, not on screen coordinates, keeps the reading
-# right while the screen scrolls. The sentinel is typed only once the shell
-# waits for input (is_idle): typed ahead, it would be eaten by whatever reads
-# the terminal meanwhile (sudo's pty does).
+# It prints "TOKEN SEQ STATUS" (the exit status of the block's last line) and
+# leaves $? as it was, since the document's next block may start with `echo
+# $?`. It forks nothing (a (exit N) subshell would take PIDs, and the
+# document shows a container's PIDs), in bash, dash and busybox sh alike. A
+# block's output is what the screen shows between the previous sentinel's
+# output and its own, without the echo of the pasted lines and the prompt
+# with the sentinel. Anchoring on those lines, not on screen coordinates,
+# keeps the reading right while the screen scrolls. The sentinel is typed
+# only once the shell waits for input again (is_idle): typed ahead, it would
+# be eaten by whatever reads the terminal meanwhile (sudo's pty does).
+# The terminals' own bash reports each failed command on a line of its own
+# (an ERR trap, see shell_cmd), so that a failure in the middle of a block
+# shows; the shells the document starts do not, and there only the last
+# line's status and the error messages on the screen count.
 seq=0
 token="__doc_done_$$_$RANDOM"
 declare -A LAST_SEQ=() # per terminal: the sentinel whose output the screen shows last
-U_OUT='' U_STATUS='' U_WHY='' U_PREV=0 U_T0=0 U_MS=0
+U_OUT='' U_STATUS='' U_WHY='' U_PREV=0 U_T0=0 U_MS=0 U_ERRS=''
 slowest_ms=0 slowest=
 
-# type_line N TEXT: type TEXT and Enter into terminal N and wait until the
-# shell has taken the line (the cursor left the line(s) the echo fills).
-# Waiting for idleness right after typing would see the shell still waiting
-# from before; once the echo is done, the shell is busy until the line ends.
-type_line() {
-	local n=$1 text=$2 hist cy cx dead end start=$SECONDS
-	read -r hist cy cx dead < <(pane_info "$n")
-	end=$((hist + cy + (cx + ${#text}) / cols))
-	# tmux takes a trailing ; as its command separator; \; is a literal ;.
-	[[ $text != *\; ]] || text=${text%;}'\;'
-	if [ -n "$text" ]; then
-		tm send-keys -t "doc:t$n" -l -- "$text" \; send-keys -t "doc:t$n" Enter
-	else
-		tm send-keys -t "doc:t$n" Enter
-	fi
+# paste_block N TEXT: paste TEXT into terminal N, press Enter, and wait until
+# the shell has taken it: the cursor has moved down a row for each pasted
+# line (bash shows the whole paste before it runs it; the other shells show
+# each line as they read it, after the output of the line before).
+paste_block() {
+	local n=$1 text=$2 hist cy dead end start=$SECONDS rows
+	rows=$(grep -c '' <<<"$text")
+	read -r hist cy _ dead < <(pane_info "$n")
+	end=$((hist + cy + rows))
+	printf '%s' "$text" >"$tmp/paste"
+	tm load-buffer -b doc-paste "$tmp/paste" \; paste-buffer -p -d -b doc-paste -t "doc:t$n" \; \
+		send-keys -t "doc:t$n" Enter
 	while :; do
 		read -r hist cy _ dead < <(pane_info "$n")
 		[ "$dead" = 0 ] || return 2
-		((hist + cy > end)) && return 0
+		((hist + cy >= end)) && return 0
 		((SECONDS - start < LINE_TIMEOUT)) || return 1
 		sleep 0.05
 	done
 }
 
-# unit_start N LINE...: type one unit (a command line, or a heredoc with its
-# body) into terminal N. Sets U_PREV, the sentinel the unit follows.
-unit_start() {
-	local n=$1 line rc
-	shift
-	U_PREV=${LAST_SEQ[$n]}
-	U_T0=${EPOCHREALTIME/./}
-	for line; do
-		# Type only into a shell that waits (prompt shown, line editing
-		# on): keys sent earlier are echoed by the terminal as well, and
-		# the echo would be taken for output.
+# wait_done N SECONDS [SETTLE]: wait_idle, and idle still a moment later: a
+# shell that has the rest of a paste queued reads on without blocking, but
+# one that has not been scheduled yet since the paste arrived may still look
+# blocked for an instant.
+wait_done() {
+	local rc
+	while :; do
 		rc=0
-		wait_idle "$n" "$LINE_TIMEOUT" || rc=$?
-		((rc != 0)) || type_line "$n" "$line" || rc=$?
-		case $rc in
-		0) ;;
-		2) U_WHY="the shell of terminal $n exited" && return 1 ;;
-		*) U_WHY="terminal $n did not take the line within ${LINE_TIMEOUT} s" && return 1 ;;
-		esac
+		wait_idle "$@" || rc=$?
+		((rc == 0)) || return "$rc"
+		sleep 0.3
+		is_idle "$1" && return 0
 	done
 }
 
@@ -378,18 +434,19 @@ sentinel() {
 	done
 }
 
-# term_sync N: a first sentinel in a fresh terminal, for the first unit to
+# term_sync N: a first sentinel in a fresh terminal, for the first block to
 # follow.
 term_sync() {
 	sentinel "$1" || die "terminal $1 does not run commands"
 }
 
-# unit_finish N K: wait for the unit typed last into terminal N (K lines)
-# to finish, run the sentinel, and read the unit's output into U_OUT and its
-# exit status into U_STATUS.
-unit_finish() {
-	local n=$1 k=$2 rc=0 line state=prev shown=()
-	wait_idle "$n" "$LINE_TIMEOUT" || rc=$?
+# block_finish N I: wait for block I, pasted last into terminal N, to
+# finish, run the sentinel, and read the block's output into U_OUT, the
+# exit status of its last line into U_STATUS, and the failures the ERR trap
+# reported into U_ERRS ("STATUS: COMMAND" lines).
+block_finish() {
+	local n=$1 i=$2 rc=0 line state=prev shown=() cmds=() p=0 c
+	wait_done "$n" "$LINE_TIMEOUT" || rc=$?
 	case $rc in
 	0) ;;
 	2) U_WHY="the shell of terminal $n exited" && return 1 ;;
@@ -400,12 +457,11 @@ unit_finish() {
 		U_WHY="the shell did not run the test's status line within ${LINE_TIMEOUT} s"
 		return 1
 	}
-	# Walk the screen: find the previous sentinel's output, skip the K echo
-	# lines, collect until this sentinel's output.
+	# Walk the screen: find the previous sentinel's output, collect until
+	# this sentinel's output.
 	while IFS= read -r line; do
 		case $state in
-		prev) [[ $line != "$token $U_PREV "* ]] || state=echoed ;;
-		echoed) ((--k > 0)) || state=output ;;
+		prev) [[ $line != "$token $U_PREV "* ]] || state=output ;;
 		output)
 			[ "$line" != "$token $seq $U_STATUS" ] || {
 				state=found
@@ -416,15 +472,30 @@ unit_finish() {
 		esac
 	done <<<"$SCREEN"
 	[ "$state" = found ] || {
-		U_WHY="could not find the unit's output on the screen (between status lines $U_PREV and $seq)"
+		U_WHY="could not find the block's output on the screen (between status lines $U_PREV and $seq)"
 		return 1
 	}
 	# The last line is the prompt with the sentinel typed on it.
 	if ((${#shown[@]})) && [[ ${shown[-1]} == *"$SENTINEL"* ]]; then
 		unset 'shown[-1]'
 	fi
-	U_OUT=''
-	((${#shown[@]} == 0)) || U_OUT=$(printf '%s\n' "${shown[@]}" | drop_shell_noise)
+	# The echo of the pasted lines, in their order: a line that is the
+	# command itself, or a prompt ("# ", "$ ", "> ") and the command.
+	mapfile -t cmds <<<"${B_TEXT[i]}"
+	U_OUT='' U_ERRS=''
+	for line in "${shown[@]}"; do
+		while ((p < ${#cmds[@]})) && [ -z "${cmds[p]// /}" ]; do p=$((p + 1)); done
+		c=${cmds[p]:-}
+		c=${c%"${c##*[![:space:]]}"}
+		if ((p < ${#cmds[@]})) && { [ "$line" = "$c" ] || [[ $line == *'# '"$c" || $line == *'$ '"$c" || $line == *'> '"$c" ]]; }; then
+			p=$((p + 1))
+		elif [[ $line =~ ^__doc_err\ ([0-9]+:\ .*)$ ]]; then
+			U_ERRS+=${U_ERRS:+$'\n'}${BASH_REMATCH[1]}
+		else
+			U_OUT+=${U_OUT:+$'\n'}$line
+		fi
+	done
+	U_OUT=$(drop_shell_noise <<<"$U_OUT")
 	return 0
 }
 
@@ -673,8 +744,8 @@ section_end() {
 }
 
 # --- Running blocks ---
-# P_*[N]: a unit of terminal N still running while the other terminal acts.
-declare -A P_BLOCK=() P_UNIT=() P_K=() P_START=() P_OUT=() # P_START: its U_PREV
+# P_*[N]: a block of terminal N still running while the other terminal acts.
+declare -A P_BLOCK=() P_START=() P_T0=() # P_START: its U_PREV
 broken="" # set when the chapter cannot go on (a command failed or hung)
 
 # The block of expected output after term block I, if any ("" if none),
@@ -702,34 +773,50 @@ next_terminal() { # next_terminal VAR I
 	done
 }
 
-# check_unit I LINE TEXT [waited]: the status and error rules for one
-# finished unit of block I (see README). Fails (returns 1) with the reason
-# recorded. "waited": the unit waited for the other terminal, which usually
-# ends it (kill): its status is not checked.
-check_unit() {
-	local i=$1 line=$2 text=$3 waited=${4:-} exp first l ok pat
+# check_block I [waited]: the status and error rules for finished block I
+# (see README). Fails (returns 1) with the reason recorded. "waited": the
+# block's last line waited for the other terminal, which usually ends it
+# (kill): its status is not checked.
+check_block() {
+	local i=$1 waited=${2:-} exp first last l ok pat line
+	line=$((B_LINE[i] + 1))
 	expected_of exp "$i"
-	first=${text%%$'\n'*}
+	first=${B_TEXT[i]%%$'\n'*}
+	last=${B_TEXT[i]##*$'\n'}
 	if ((U_MS > slowest_ms)) && [ -z "$waited" ]; then
 		slowest_ms=$U_MS slowest="$doc_name:$line \`$first\`"
 	fi
 	if [ -n "$VERBOSE" ]; then
-		printf '      $ %s   [status %s, %d.%d s]\n' "$first" "$U_STATUS" $((U_MS / 1000)) $((U_MS % 1000 / 100))
+		printf '      $ %s   [status %s, %d.%d s]\n' "${B_TEXT[i]//$'\n'/$'\n'      $ }" "$U_STATUS" $((U_MS / 1000)) $((U_MS % 1000 / 100))
 		[ -z "$U_OUT" ] || printf '        %s\n' "${U_OUT//$'\n'/$'\n'        }"
+		[ -z "$U_ERRS" ] || printf '        (failed: %s)\n' "${U_ERRS//$'\n'/; }"
 	fi
 	# An exit line's "exit" is the shell saying goodbye.
-	if [[ $first =~ ^exit([[:space:]]|$) ]]; then
+	if [[ $last =~ ^exit([[:space:]]|$) ]]; then
 		U_OUT=$(grep -vx -e exit -e logout <<<"$U_OUT" || true)
 	fi
+	# A last line that waited was usually killed by the other terminal.
+	if [ -n "$waited" ] && [ -n "$U_ERRS" ]; then
+		local e kept=''
+		while IFS= read -r e; do
+			[ "${e#*: }" = "$last" ] || kept+=${kept:+$'\n'}$e
+		done <<<"$U_ERRS"
+		U_ERRS=$kept
+	fi
+	if [ -n "$U_ERRS" ] && [ -z "$exp" ]; then
+		fail_at "$line" "a command of the block failed (and the document shows no output for it): ${U_ERRS//$'\n'/; }" \
+			"${U_OUT:-(no output)}"
+		return 1
+	fi
 	if [ "$U_STATUS" != 0 ] && [ -z "$exp" ] && [ -z "$waited" ] &&
-		! [[ $first =~ ^(exit|exec)([[:space:]]|$) ]] &&
-		! { [[ $first =~ ^timeout[[:space:]] ]] && [ "$U_STATUS" = 124 ]; }; then
-		fail_at "$line" "\`$first\` exited with status $U_STATUS (and the document shows no output for it)" \
+		! [[ $last =~ ^(exit|exec)([[:space:]]|$) ]] &&
+		! { [[ $last =~ ^timeout[[:space:]] ]] && [ "$U_STATUS" = 124 ]; }; then
+		fail_at "$line" "\`$last\` exited with status $U_STATUS (and the document shows no output for it)" \
 			"${U_OUT:-(no output)}"
 		return 1
 	fi
 	# make diff shows source code, whose strings say "error" on purpose.
-	[[ $first =~ ^(sudo\ )?(make\ diff|diff)\  ]] && return 0
+	[[ $'\n'${B_TEXT[i]} =~ $'\n'(sudo\ )?(make\ diff|diff)\  ]] && return 0
 	local expected_lines=()
 	[ -z "$exp" ] || mapfile -t expected_lines < <(normalize <<<"${B_TEXT[exp]}")
 	shopt -s nocasematch
@@ -745,7 +832,7 @@ check_unit() {
 		done
 		if [ -z "$ok" ]; then
 			shopt -u nocasematch
-			fail_at "$line" "\`$first\` printed an error the document does not show: $l"
+			fail_at "$line" "the block printed an error the document does not show: $l"
 			return 1
 		fi
 	done < <(normalize <<<"$U_OUT")
@@ -776,70 +863,89 @@ check_output() {
 	return 1
 }
 
-# finish_pending N: collect the unit of terminal N left running.
+# finish_pending N: collect the block of terminal N left running.
 finish_pending() {
-	local n=$1 i line text k
+	local n=$1 i
 	[ -n "${P_BLOCK[$n]:-}" ] || return 0
-	i=${P_BLOCK[$n]} k=${P_UNIT[$n]}
-	doc_units "$i"
-	line=${UNIT_LINE[k]} text=${UNITS[k]}
-	U_PREV=${P_START[$n]}
+	i=${P_BLOCK[$n]}
+	U_PREV=${P_START[$n]} U_T0=${P_T0[$n]}
 	unset "P_BLOCK[$n]"
-	if ! unit_finish "$n" "${P_K[$n]}"; then
-		fail_at "$line" "\`${text%%$'\n'*}\`: $U_WHY"
+	if ! block_finish "$n" "$i"; then
+		fail_at "$((B_LINE[i] + 1))" "\`${B_TEXT[i]##*$'\n'}\`: $U_WHY"
 		broken=1
 		return 1
 	fi
-	check_unit "$i" "$line" "$text" waited || {
+	check_block "$i" waited || {
 		broken=1
 		return 1
 	}
-	check_output "$i" "${P_OUT[$n]}${P_OUT[$n]:+$'\n'}$U_OUT"
+	check_output "$i" "$U_OUT"
 }
 
-# run_block I: type term block I into its terminal.
+# where_ok I: terminal N is where block I's label says it starts: its own
+# shell for "ホスト", a shell started inside it for anything else.
+where_ok() {
+	local i=$1 n=${B_ARG[$1]} depth
+	depth=$(pane_tree "$n" | wc -l)
+	if [ "${B_WHERE[i]}" = ホスト ]; then
+		((depth == 1)) && return 0
+		U_WHY="the label says ホスト, but terminal $n is in a shell started inside it ($(pane_tree "$n" | awk 'NR > 1 { printf "%s ", $2 }'))"
+	else
+		((depth > 1)) && return 0
+		U_WHY="the label says ${B_WHERE[i]}, but terminal $n is at its own shell on the host"
+	fi
+	return 1
+}
+
+# run_block I: paste term block I into its terminal.
 run_block() {
-	local i=$1 n k text nlines rc next_n blk_out=''
+	local i=$1 n nlines rc next_n
 	n=${B_ARG[i]}
 	finish_pending "$n" || return 1
-	doc_units "$i"
-	sec_blocks=$((sec_blocks + 1))
-	n_blocks=$((n_blocks + 1))
-	for ((k = 0; k < ${#UNITS[@]}; k++)); do
-		text=${UNITS[k]}
-		mapfile -t lines <<<"$text"
-		nlines=${#lines[@]}
-		sec_lines=$((sec_lines + nlines))
-		n_lines=$((n_lines + nlines))
-		if ! unit_start "$n" "${lines[@]}"; then
-			fail_at "${UNIT_LINE[k]}" "\`${lines[0]}\`: $U_WHY"
-			broken=1
-			return 1
+	nlines=$(grep -c '' <<<"${B_TEXT[i]}")
+	sec_blocks=$((sec_blocks + 1)) n_blocks=$((n_blocks + 1))
+	sec_lines=$((sec_lines + nlines)) n_lines=$((n_lines + nlines))
+	rc=0
+	wait_done "$n" "$LINE_TIMEOUT" || rc=$?
+	if ((rc == 0)) && ! where_ok "$i"; then
+		fail_at "$((B_LINE[i] + 1))" "$U_WHY"
+		broken=1
+		return 1
+	fi
+	U_PREV=${LAST_SEQ[$n]} U_T0=${EPOCHREALTIME/./}
+	((rc != 0)) || paste_block "$n" "${B_TEXT[i]}" || rc=$?
+	case $rc in
+	0) ;;
+	2) U_WHY="the shell of terminal $n exited" ;;
+	*) U_WHY="terminal $n did not take the block within ${LINE_TIMEOUT} s" ;;
+	esac
+	if ((rc != 0)); then
+		fail_at "$((B_LINE[i] + 1))" "$U_WHY"
+		broken=1
+		return 1
+	fi
+	# The block's last line may wait for the other terminal (nc -l, sleep
+	# 1000 until killed): if the next block is for the other terminal and
+	# the screen has gone quiet, leave it running.
+	next_terminal next_n "$i"
+	if [ -n "$next_n" ] && [ "$next_n" != "$n" ]; then
+		rc=0
+		wait_done "$n" "$LINE_TIMEOUT" "$SETTLE" || rc=$?
+		if ((rc == 3)); then
+			P_BLOCK[$n]=$i P_START[$n]=$U_PREV P_T0[$n]=$U_T0
+			return 0
 		fi
-		# The block's last line may wait for the other terminal (nc -l,
-		# sleep 1000 until killed): if the next block is for the other
-		# terminal and the screen has gone quiet, leave it running.
-		next_terminal next_n "$i"
-		if ((k == ${#UNITS[@]} - 1)) && [ -n "$next_n" ] && [ "$next_n" != "$n" ]; then
-			rc=0
-			wait_idle "$n" "$LINE_TIMEOUT" "$SETTLE" || rc=$?
-			if ((rc == 3)); then
-				P_BLOCK[$n]=$i P_UNIT[$n]=$k P_K[$n]=$nlines P_START[$n]=$U_PREV P_OUT[$n]=$blk_out
-				return 0
-			fi
-		fi
-		if ! unit_finish "$n" "$nlines"; then
-			fail_at "${UNIT_LINE[k]}" "\`${lines[0]}\`: $U_WHY"
-			broken=1
-			return 1
-		fi
-		check_unit "$i" "${UNIT_LINE[k]}" "$text" || {
-			broken=1
-			return 1
-		}
-		blk_out+=${blk_out:+$'\n'}$U_OUT
-	done
-	check_output "$i" "$blk_out"
+	fi
+	if ! block_finish "$n" "$i"; then
+		fail_at "$((B_LINE[i] + 1))" "$U_WHY"
+		broken=1
+		return 1
+	fi
+	check_block "$i" || {
+		broken=1
+		return 1
+	}
+	check_output "$i" "$U_OUT"
 }
 
 # After a failure or at a chapter's end: terminals back to idle host shells.
@@ -857,7 +963,8 @@ if [ -n "$in_vm" ]; then
 	vm_setup
 fi
 fresh_clone
-if [ -z "$in_vm" ] && command -v sudo >/dev/null && [ "$(command -v sudo)" != "$tmp/bin/sudo" ]; then
+attendee_setup
+if [ -z "$in_vm" ]; then
 	save_root_history
 fi
 term_start 1
@@ -920,7 +1027,10 @@ for ((i = 0; i < DOC_NBLOCKS; i++)); do
 		sec_name=$label
 	fi
 	[ "${B_KIND[i]}" = term ] || continue
-	[ -n "$chap_skip" ] || [ -n "$in_vm" ] || chap_skip=$(native_skip_reason "${B_TEXT[i]}")
+	if [ -z "$chap_skip" ] && [ -z "$in_vm" ]; then
+		skip_text text "$i"
+		chap_skip=$(native_skip_reason "$text")
+	fi
 	if [ -n "$chap_skip" ]; then
 		sec_skip=$chap_skip
 		# Chapters left out by DOC_ONLY are counted apart: the VM, where
@@ -954,7 +1064,7 @@ if [ -n "${DOC_BLOCK_LINES:-}" ]; then
 	echo "doc-blocks run: ${ran_at[*]}"
 	echo "doc-blocks skipped: ${skipped_at[*]}"
 fi
-[ -z "$slowest" ] || echo "slowest line: $slowest, $((slowest_ms / 1000)).$((slowest_ms % 1000 / 100)) s (DOC_LINE_TIMEOUT=$LINE_TIMEOUT)"
+[ -z "$slowest" ] || echo "slowest block: $slowest, $((slowest_ms / 1000)).$((slowest_ms % 1000 / 100)) s (DOC_LINE_TIMEOUT=$LINE_TIMEOUT)"
 if ((n_failed)); then
 	echo "$prog: $n_failed sections failed" >&2
 	exit 1
