@@ -443,8 +443,28 @@ scratch_rootfs() {
 		[ -n "$child" ]
 		case $step in
 		step0[123]_*) kill -KILL "$child" ;;
-		*) echo 0 >"/sys/fs/cgroup/workshop/ws-$runtime/memory.max" ;;	# the OOM killer, now
+		*)
+			echo 0 >"/sys/fs/cgroup/workshop/ws-$runtime/memory.max"	# the OOM killer, now
+			# If it did not take the stopped child at once, let the child
+			# go on: its next page in setup is charged against 0 bytes.
+			for _ in $(seq 50); do
+				[[ $(awk '{ print $3 }' "/proc/$child/stat" 2>/dev/null) = [TtS] ]] || break
+				sleep 0.1
+			done
+			kill -CONT "$child" 2>/dev/null || true
+			;;
 		esac
+		# The run must end; a hang is a failure, not a stuck suite.
+		for _ in $(seq 300); do
+			[[ $(awk '{ print $3 }' "/proc/$tracer/stat" 2>/dev/null) = [TtSRD] ]] || break
+			sleep 0.1
+		done
+		if [[ $(awk '{ print $3 }' "/proc/$tracer/stat" 2>/dev/null) = [TtSRD] ]]; then
+			echo "$step: the run did not end within 30 s of the kill" >&2
+			pkill -KILL -P "$tracer" || true
+			kill -KILL "$tracer" || true
+			return 1
+		fi
 		rc=0
 		wait "$tracer" || rc=$?
 		echo "$step -> $rc: $(cat "$BATS_TEST_TMPDIR/err")"
