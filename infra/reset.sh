@@ -12,7 +12,8 @@
 #        /sys/fs/cgroup/ws-* of older versions) and host veths (ws-*)
 # "In use" is what the host kernel says, not a name or a program's path: a
 # cgroup is a live run's while a process in it has a parent outside it that
-# has not died (the parent is not PID 1); a veth is in use while its other
+# has not died (the parent is not PID 1 nor a systemd that reaped the
+# orphan); a veth is in use while its other
 # end is in another network namespace (the kernel deletes the pair with it).
 # A leftover that vanishes meanwhile (a run ending) is not an error.
 # WORKSHOP_ROOTFS: the rootfs whose mounts to remove (default: rootfs/ at the repo top).
@@ -95,6 +96,8 @@ tree_in_use() {
 			# The parent inside the same tree: not the run's own parent.
 			grep -q "^0::${top#"$cgroup_root"}\(/\|$\)" "/proc/$ppid/cgroup" 2>/dev/null && continue
 			[ -d "/proc/$ppid" ] || continue
+			# Reparented to a subreaper (systemd --user on desktops): orphaned too.
+			[ "$(cat "/proc/$ppid/comm" 2>/dev/null)" != systemd ] || continue
 			echo "PID $pid (parent PID $ppid, $(cat "/proc/$ppid/comm" 2>/dev/null))"
 			return 0
 		done < <(cat "$cg/cgroup.procs" 2>/dev/null)
