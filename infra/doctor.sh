@@ -237,6 +237,10 @@ check_shell_cgroup() {
 # the local table's.
 check_network() {
 	local net=10.200.0 hit="" a line dst len
+	if ! command -v ip >/dev/null; then
+		row - network "not checked: needs ip (iproute2)"
+		return
+	fi
 	overlaps() { # A/LEN overlaps 10.200.0.0/24: they agree on the shorter prefix
 		local ip=${1%/*} len=${1#*/} o1 o2 o3 o4 n shorter mask
 		[ "$len" != "$1" ] || len=32
