@@ -57,9 +57,24 @@ row() {
 	done
 }
 ok() { row ✓ "$@"; }
+# The one-line fix in Japanese for the checks whose details give it in English.
+declare -A fix_ja=(
+	[root]="sudo make doctor のように sudo を付けて実行してください"
+	[kernel]="Ubuntu 22.04 以降など、カーネル 5.11 以上の VM を使ってください (付録 A)"
+	[namespaces]="コンテナの中ではなく、VM か実機で実行してください"
+	["cgroup v2"]="cgroup v2 だけのホストにするか (付録 A.2)、Ubuntu 24.04 の VM を使ってください"
+	[veth]="sudo modprobe veth を実行するか、ディストリビューション標準のカーネルを使ってください"
+	[cc]="sudo make deps を実行してください"
+	[make]="sudo apt-get install make を実行してください"
+	[ip]="sudo make deps を実行してください"
+	[bats]="sudo make deps を実行してください"
+	[podman]="sudo make deps を実行してください (オフラインなら busybox-static)"
+	[rootfs]="sudo make rootfs を実行してください (3 章)"
+)
 bad() {
 	failed+=("$1")
 	row ✗ "$@"
+	[[ "$*" == *修正:* || -z "${fix_ja[$1]:-}" ]] || printf '  %-12s %s\n' "" "修正: ${fix_ja[$1]}"
 }
 # Recommended or optional: shown with its fix, but not a failure.
 warn() { row ! "$@"; }

@@ -1,5 +1,7 @@
 #!/usr/bin/env bats
 # infra/doctor.sh: the checklist reflects this host, and every ✗ comes with a fix.
+# Some tests set $output themselves (a run in a namespace of their own).
+# shellcheck disable=SC2030,SC2031
 
 load helpers
 load nobody
@@ -313,4 +315,25 @@ path_without() {
 	else
 		[[ ${lines[-1]} == *"status=NG "* ]]
 	fi
+}
+
+# Every ✗ block (the ✗ line and its indented details) has a 修正: line.
+each_bad_has_japanese_fix() {
+	awk '/^✗/ { if (open && !ja) { print "no 修正: for " name; bad = 1 } open = 1; ja = 0; name = $0; next }
+		/^ / { if ($0 ~ /修正:/) ja = 1; next }
+		{ if (open && !ja) { print "no 修正: for " name; bad = 1 } open = 0 }
+		END { if (open && !ja) { print "no 修正: for " name; bad = 1 } exit bad }' <<<"$output"
+}
+
+@test "every ✗ comes with a one-line fix in Japanese (修正:)" {
+	fake_uname 4.4.0-19041-Microsoft riscv64
+	rmdir "$FAKE_ROOTFS/proc"
+	PATH="$BATS_TEST_TMPDIR/bin:$(path_without sudo nc ping make bats podman)" \
+		WORKSHOP_FSTYPE="/sys/fs/cgroup=tmpfs $FAKE_ROOTFS=v9fs" run doctor
+	[ "$status" -eq 1 ]
+	[ "$(grep -c '^✗' <<<"$output")" -ge 10 ]
+	each_bad_has_japanese_fix
+	run as_nobody env WORKSHOP_ROOTFS=/nonexistent "$REPO/infra/doctor.sh"
+	has_line ✗ root
+	each_bad_has_japanese_fix
 }
