@@ -65,7 +65,7 @@ declare -A fix_ja=(
 	["cgroup v2"]="cgroup v2 だけのホストにするか (付録 A.2)、Ubuntu 24.04 の VM を使ってください"
 	[veth]="sudo modprobe veth を実行するか、ディストリビューション標準のカーネルを使ってください"
 	[cc]="sudo make deps を実行してください"
-	[make]="sudo apt-get install make を実行してください"
+	[make]="次を実行してください: sudo apt-get install make"
 	[ip]="sudo make deps を実行してください"
 	[bats]="sudo make deps を実行してください"
 	[podman]="sudo make deps を実行してください (オフラインなら busybox-static)"
@@ -196,9 +196,9 @@ check_commands() {
 		if command -v "$tool" >/dev/null; then
 			ok "$tool" "$(command -v "$tool")"
 		elif [ "$tool" = sudo ]; then
-			bad sudo "not found ($why)" "修正: root で apt-get install $(pkg sudo) を実行し、usermod -aG sudo ユーザー名 で権限を付けてください"
+			bad sudo "not found ($why)" "修正: root で次を実行し、usermod -aG sudo ユーザー名 で権限も付けてください: apt-get install $(pkg sudo)"
 		else
-			bad "$tool" "not found ($why)" "修正: sudo apt-get install $(pkg "$pkg") を実行してください"
+			bad "$tool" "not found ($why)" "修正: 次を実行してください: sudo apt-get install $(pkg "$pkg")"
 		fi
 	done
 }

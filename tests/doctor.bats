@@ -216,9 +216,9 @@ path_without() {
 	has_line ✗ sudo
 	has_line ✗ nc
 	has_line ✗ ping
-	[[ $output == *"修正: root で apt-get install sudo を実行し"* ]]
-	[[ $output == *"修正: sudo apt-get install netcat-openbsd を実行してください"* ]]
-	[[ $output == *"修正: sudo apt-get install iputils-ping を実行してください"* ]]
+	[[ $output == *"修正: root で次を実行し、usermod -aG sudo ユーザー名 で権限も付けてください: apt-get install sudo"* ]]
+	[[ $output == *"修正: 次を実行してください: sudo apt-get install netcat-openbsd"* ]]
+	[[ $output == *"修正: 次を実行してください: sudo apt-get install iputils-ping"* ]]
 	[[ $(summary) == *"; missing sudo; missing nc; missing ping" ]]
 	[[ ${lines[-1]} == "preflight status=NG "*failed=*sudo,nc,ping* ]]
 }
