@@ -10,7 +10,7 @@ STEPS := $(sort $(wildcard step0[1-9]_*))
 NEWEST := $(lastword $(STEPS))
 
 .PHONY: all help $(foreach s,$(STEPS),$(firstword $(subst _, ,$(s)))) \
-	diff rootfs doctor run test test-vm test-ci-vm reset clean bench bench-vm deps
+	diff rootfs doctor run test test-vm test-ci-vm reset status clean bench bench-vm deps
 
 all: $(addsuffix /run,$(STEPS))
 
@@ -28,6 +28,7 @@ help:
 	@echo "make doc-time       attendee-minutes per chapter of the document"
 	@echo "sudo make bench     start latency of each step next to unshare, runc, crun"
 	@echo "sudo make bench-vm  the same in the cgroup v2 VM (steps 04-06; ratios)"
+	@echo "sudo make status    list what the chapters and crashed runs left on this host"
 	@echo "sudo make reset     remove what crashed runs left behind"
 	@echo "sudo make deps      install the packages (GOALS=\"$(DEPS_GOALS)\"; see infra/packages.sh)"
 	@echo "make clean          remove the built programs"
@@ -125,6 +126,9 @@ test-ci-vm:
 	@$(MAKE) --no-print-directory .prereqs-test
 	doc=$$(tests/doc/terminal.sh --vm-chapters) && \
 	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh tests/vm/suite.sh --doc "$$doc" $(VM_CI_TESTS)
+
+status:
+	@infra/reset.sh --status
 
 reset:
 	@infra/reset.sh

@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Remove what crashed workshop runs left behind: our cgroups
-# (/sys/fs/cgroup/workshop/ws-*, and /sys/fs/cgroup/ws-* of older versions),
-# our host veths (ws-*), and mounts under the rootfs. Nothing else: the
-# cgroups and veths of runs that are still going are skipped, and said so.
+# What the workshop's chapters and crashed runs left on this host, chapter by
+# chapter: `sudo make status` lists it (reset.sh --status), `sudo make reset`
+# removes it and says what it removed. Only what the document or a runtime
+# makes, and nothing that is still in use:
+#   4    an orphaned `sleep 1000` that is PID 1 of its own PID namespace
+#        (Ctrl-C in 4.3 kills unshare, not the sleep)
+#   5    rootfs/oldroot (empty) and mounts at or under the rootfs
+#   7/E  /sys/fs/cgroup/workshop/demo (and its child), when no process is in it
+#   8    veth-host/veth-ctr when both ends are still on the host
+#   9    the runtimes' cgroups (/sys/fs/cgroup/workshop/ws-*, and
+#        /sys/fs/cgroup/ws-* of older versions) and host veths (ws-*)
+# "In use" is what the host kernel says, not a name or a program's path: a
+# cgroup is a live run's while a process in it has a parent outside it that
+# has not died (the parent is not PID 1 nor a systemd that reaped the
+# orphan); a veth is in use while its other
+# end is in another network namespace (the kernel deletes the pair with it).
+# A leftover that vanishes meanwhile (a run ending) is not an error.
 # WORKSHOP_ROOTFS: the rootfs whose mounts to remove (default: rootfs/ at the repo top).
 set -euo pipefail
 
@@ -10,9 +23,15 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 rootfs=${WORKSHOP_ROOTFS:-$repo/rootfs}
 cgroup_root=/sys/fs/cgroup
 PATH=$PATH:/usr/sbin:/sbin
+status_only=0
+[ "${1:-}" != --status ] || status_only=1
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "reset.sh: must run as root (it removes cgroups, network interfaces and mounts): sudo make reset" >&2
+	if [ "$status_only" -eq 1 ]; then
+		echo "reset.sh: must run as root (it reads every process and cgroup): sudo make status" >&2
+	else
+		echo "reset.sh: must run as root (it removes cgroups, network interfaces and mounts): sudo make reset" >&2
+	fi
 	exit 1
 fi
 
@@ -51,60 +70,151 @@ remove_cgroup() {
 	if rmdir "$cg" 2>/dev/null; then
 		echo "removed cgroup $cg"
 		removed=$((removed + 1))
-	else
+	elif [ -d "$cg" ]; then
 		fail "could not remove cgroup $cg (still populated: $(tr '\n' ' ' <"$cg/cgroup.procs" 2>/dev/null))"
-	fi
+	fi # else: gone meanwhile (its run removed it)
 }
 
-# Is PID a runtime of ours that still runs? A PID reused by another program
-# is not. Prints the runtime's path.
-runtime_alive() {
-	local exe
-	exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
-	exe=${exe% (deleted)} # rebuilt while it ran
-	[[ $exe =~ /step0[1-9]_[a-z]+/run$ ]] || return 1
-	echo "$exe"
+# found CHAPTER WHAT: list it (status) or say it is about to go (reset).
+listed=0
+found() {
+	listed=$((listed + 1))
+	[ "$status_only" -eq 0 ] || echo "chapter $1: $2"
+}
+
+# A cgroup tree in use: some process in it has a living parent outside the
+# tree that is not PID 1 (a dead runtime's container is reparented to PID 1).
+# Prints "PID N (parent PID M, COMM)".
+tree_in_use() {
+	local top=$1 cg pid ppid
+	while read -r cg; do
+		while read -r pid; do
+			ppid=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || continue
+			if [ -z "$ppid" ] || [ "$ppid" -le 1 ]; then
+				continue
+			fi
+			# The parent inside the same tree: not the run's own parent.
+			grep -q "^0::${top#"$cgroup_root"}\(/\|$\)" "/proc/$ppid/cgroup" 2>/dev/null && continue
+			[ -d "/proc/$ppid" ] || continue
+			# Reparented to a subreaper (systemd --user on desktops): orphaned too.
+			[ "$(cat "/proc/$ppid/comm" 2>/dev/null)" != systemd ] || continue
+			echo "PID $pid (parent PID $ppid, $(cat "/proc/$ppid/comm" 2>/dev/null))"
+			return 0
+		done < <(cat "$cg/cgroup.procs" 2>/dev/null)
+	done < <(find "$top" -depth -type d 2>/dev/null)
+	return 1
 }
 
 skipped() {
-	echo "skipped $1: its runtime (PID $2, $3) is still running"
+	echo "skipped $1: still in use: $2"
 }
 
-# On hybrid or v1 hosts the runtime cannot have created any cgroups here.
+# Chapter 4: `sudo unshare --pid sh -c 'sleep 1000 & wait'` stopped with
+# Ctrl-C leaves the sleep, PID 1 of its PID namespace, reparented to PID 1.
+for dir in /proc/[0-9]*; do
+	pid=${dir#/proc/}
+	[ "$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null)" = "sleep 1000 " ] || continue
+	nspid=$(awk '/^NSpid:/ { $1 = ""; print }' "$dir/status" 2>/dev/null) || continue
+	# shellcheck disable=SC2086 # split the PIDs
+	set -- $nspid
+	if [ $# -lt 2 ] || [ "${!#}" != 1 ]; then
+		continue
+	fi
+	[ "$(awk '/^PPid:/ { print $2 }' "$dir/status" 2>/dev/null)" = 1 ] || continue
+	found 4 "orphaned sleep 1000, PID $pid (PID 1 of its own PID namespace)"
+	[ "$status_only" -eq 0 ] || continue
+	if kill -KILL "$pid" 2>/dev/null; then
+		echo "killed orphaned sleep 1000 (PID $pid, PID 1 of its own PID namespace)"
+		removed=$((removed + 1))
+	elif [ -d "$dir" ]; then
+		fail "could not kill PID $pid"
+	fi
+done
+
+# On hybrid or v1 hosts neither the runtime nor chapter 7 can have created cgroups here.
+killed_cgroup=0
 if [ "$(stat -f -c %T "$cgroup_root" 2>/dev/null)" = cgroup2fs ]; then
-	for top in "$cgroup_root"/workshop/ws-*/ "$cgroup_root"/ws-*/; do
+	for top in "$cgroup_root"/workshop/ws-*/ "$cgroup_root"/ws-*/ "$cgroup_root"/workshop/demo/; do
 		[ -d "$top" ] || continue
 		top=${top%/}
-		pid=${top##*/ws-}
-		if [[ $pid =~ ^[0-9]+$ ]] && exe=$(runtime_alive "$pid"); then
-			skipped "cgroup $top" "$pid" "$exe"
+		chapter=9
+		[ "${top##*/}" != demo ] || chapter=7
+		if user=$(tree_in_use "$top"); then
+			if [ "$status_only" -eq 1 ]; then
+				echo "chapter $chapter: cgroup $top is in use ($user): not a leftover"
+			else
+				skipped "cgroup $top" "$user"
+			fi
 			continue
 		fi
+		found "$chapter" "cgroup $top"
+		[ "$status_only" -eq 0 ] || continue
+		killed_cgroup=1
 		# Children first: a container may have made cgroups of its own below.
 		while read -r cg; do
 			remove_cgroup "$cg"
-		done < <(find "$top" -depth -type d)
+		done < <(find "$top" -depth -type d 2>/dev/null)
 	done
-	# The parent goes once no run uses it (rmdir refuses while it has children).
-	if [ -d "$cgroup_root/workshop" ] && rmdir "$cgroup_root/workshop" 2>/dev/null; then
-		echo "removed cgroup $cgroup_root/workshop"
-		removed=$((removed + 1))
+	# The parent goes once nothing uses it (rmdir refuses while it has children).
+	if [ -d "$cgroup_root/workshop" ] && [ -z "$(find "$cgroup_root/workshop" -mindepth 1 -maxdepth 1 -type d)" ]; then
+		found 7 "cgroup $cgroup_root/workshop (empty)"
+		if [ "$status_only" -eq 0 ] && rmdir "$cgroup_root/workshop" 2>/dev/null; then
+			echo "removed cgroup $cgroup_root/workshop"
+			removed=$((removed + 1))
+		fi
 	fi
 fi
 
-# Host ends of our veth pairs; deleting one end deletes the pair. The
-# runtime names its own in the alias: "stepNN_x pid N".
-while read -r name; do
-	alias=$(cat "/sys/class/net/$name/ifalias" 2>/dev/null || true)
-	if [[ $alias =~ ^step0[1-9]_[a-z]+\ pid\ ([0-9]+)$ ]] && exe=$(runtime_alive "${BASH_REMATCH[1]}"); then
-		skipped "veth $name" "${BASH_REMATCH[1]}" "$exe"
-	elif ip link del dev "$name" 2>/dev/null; then
+# A killed container's network namespace goes asynchronously, and its veth
+# pair with it: give it a moment before looking at the veths.
+if [ "$killed_cgroup" -eq 1 ]; then
+	for _ in $(seq 20); do
+		ip -o link show type veth | grep -q ' ws-[^:]*@if[0-9]*:' || break
+		sleep 0.1
+	done
+fi
+
+# Host veths of chapter 8 (veth-host, veth-ctr) and of the runtimes (ws-*);
+# deleting one end deletes the pair. In use while the other end is in
+# another network namespace ("link-netnsid": the kernel keeps the pair as
+# long as that namespace lives).
+while read -r name netns; do
+	chapter=9
+	case $name in
+	veth-host | veth-ctr) chapter=8 ;;
+	ws-*) ;;
+	*) continue ;;
+	esac
+	if [ "$netns" = other ]; then
+		if [ "$status_only" -eq 1 ]; then
+			echo "chapter $chapter: veth $name is in use (its other end is in a live network namespace): not a leftover"
+		else
+			skipped "veth $name" "its other end is in a live network namespace"
+		fi
+		continue
+	fi
+	found "$chapter" "veth $name"
+	[ "$status_only" -eq 0 ] || continue
+	if ip link del dev "$name" 2>/dev/null; then
 		echo "removed veth $name"
 		removed=$((removed + 1))
 	elif ip link show dev "$name" >/dev/null 2>&1; then
 		fail "could not remove veth $name"
 	fi # else: it was the peer of one already deleted
-done < <(ip -o link show type veth | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep '^ws-' || true)
+done < <(ip -o -d link show type veth | awk -F': ' '{ n = $2; sub(/@.*/, "", n); print n, ($0 ~ / link-netnsid [0-9]+/ ? "other" : "here") }' || true)
+
+# Chapter 5: pivot_root's PUT_OLD, left when the chapter was not finished.
+if [ -d "$rootfs/oldroot" ] && ! mountpoint -q "$rootfs/oldroot" && [ -z "$(ls -A "$rootfs/oldroot" 2>/dev/null)" ]; then
+	found 5 "empty directory $rootfs/oldroot"
+	if [ "$status_only" -eq 0 ]; then
+		if rmdir "$rootfs/oldroot" 2>/dev/null; then
+			echo "removed directory $rootfs/oldroot"
+			removed=$((removed + 1))
+		elif [ -d "$rootfs/oldroot" ]; then
+			fail "could not remove $rootfs/oldroot"
+		fi
+	fi
+fi
 
 # Mount points at or under the rootfs, deepest first.
 # shellcheck source=infra/mounts.bash
@@ -113,6 +223,13 @@ rootfs_real=$(realpath -m "$rootfs")
 ours() {
 	mounts_under "$rootfs_real" | awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2-
 }
+if [ "$status_only" -eq 1 ]; then
+	while read -r m; do
+		found 5 "mount $m"
+	done < <(ours)
+	[ "$listed" -gt 0 ] || echo "nothing left by the workshop"
+	exit 0
+fi
 declare -A stuck=()
 for _ in $(seq 1000); do
 	target=""
@@ -125,6 +242,8 @@ for _ in $(seq 1000); do
 	if umount -l "$target" 2>/dev/null; then
 		echo "unmounted $target"
 		removed=$((removed + 1))
+	elif ! mountpoint -q "$target"; then
+		: # gone meanwhile
 	else
 		stuck[$target]=1
 		fail "could not unmount $target"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bats
 # infra/doctor.sh: the checklist reflects this host, and every ✗ comes with a fix.
+# Some tests set $output themselves (a run in a namespace of their own).
+# shellcheck disable=SC2030,SC2031
 
 load helpers
 load nobody
@@ -14,6 +16,11 @@ setup() {
 
 doctor() {
 	WORKSHOP_ROOTFS=${WORKSHOP_ROOTFS:-$FAKE_ROOTFS} "$REPO/infra/doctor.sh" "$@"
+}
+
+# The summary: the line before "send this line ..." and the send line.
+summary() {
+	echo "${lines[-3]}"
 }
 
 # The line for one check, e.g. `has_line ✓ root`.
@@ -73,7 +80,8 @@ has_line() {
 
 @test "the summary says which steps work on this host" {
 	run doctor
-	local last=${lines[-1]}
+	local last
+	last=$(summary)
 	if grep -qE '^✗ (root|namespaces|cc|make|ip|rootfs) ' <<<"$output"; then
 		[[ $last == "no step works yet: fix the ✗ items above"* ]]
 	elif cgroup_v2_ready; then
@@ -89,7 +97,7 @@ has_line() {
 		[ "$status" -eq 1 ]
 	else
 		[ "$status" -eq 0 ]
-		[ "${lines[-1]}" = "all steps (01-06) work on this host" ]
+		[ "$(summary)" = "all steps (01-06) work on this host" ]
 	fi
 }
 
@@ -109,7 +117,8 @@ has_line() {
 # A uname on PATH that reports another kernel release.
 fake_uname() {
 	mkdir -p "$BATS_TEST_TMPDIR/bin"
-	printf '#!/bin/sh\necho %s\n' "$1" >"$BATS_TEST_TMPDIR/bin/uname"
+	# shellcheck disable=SC2016 # $1 is the fake's argument
+	printf '#!/bin/sh\nif [ "$1" = -m ]; then echo %s; else echo %s; fi\n' "${2:-$(uname -m)}" "$1" >"$BATS_TEST_TMPDIR/bin/uname"
 	chmod +x "$BATS_TEST_TMPDIR/bin/uname"
 }
 
@@ -121,7 +130,7 @@ fake_uname() {
 	[[ $output == *"5.10.0-28-amd64: older than 5.11"* ]]
 	[[ $output == *"close_range(CLOSE_RANGE_CLOEXEC) (5.11)"* ]]
 	[[ $output == *"clone3 (5.3)"* && $output == *"CLONE_INTO_CGROUP (5.7)"* ]]
-	[[ ${lines[-1]} == "no step works yet"*kernel* ]]
+	[[ $(summary) == "no step works yet"*kernel* ]]
 }
 
 @test "5.11 to 5.13 is enough (! for cgroup.kill), 5.14 is ✓" {
@@ -129,7 +138,7 @@ fake_uname() {
 	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run doctor
 	has_line ! kernel
 	[[ $output == *"5.11.0: older than 5.14, no cgroup.kill"* ]]
-	[[ ${lines[-1]} != *kernel* ]]
+	[[ $(summary) != *kernel* ]]
 	fake_uname 5.14.0
 	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run doctor
 	has_line ✓ kernel
@@ -151,7 +160,7 @@ fake_uname() {
 	has_line ✗ root
 	[[ $output == *"fix: sudo make doctor"* ]]
 	has_line - namespaces
-	[[ ${lines[-1]} == "no step works yet"*root* ]]
+	[[ $(summary) == "no step works yet"*root* ]]
 }
 
 @test "as nobody, from a checkout in a 0750 home directory (Ubuntu's default)" {
@@ -188,4 +197,143 @@ fake_uname() {
 @test "no colour codes when stdout is not a terminal" {
 	run doctor
 	[[ $output != *$'\e['* ]]
+}
+
+# A PATH with every command of /usr/bin but the ones named.
+path_without() {
+	local dir="$BATS_TEST_TMPDIR/path" f
+	mkdir -p "$dir"
+	for f in /usr/bin/* /usr/local/bin/*; do
+		case " $* " in *" ${f##*/} "*) continue ;; esac
+		[ -e "$dir/${f##*/}" ] || ln -s "$f" "$dir/${f##*/}"
+	done
+	echo "$dir"
+}
+
+@test "no sudo, nc or ping: each is ✗ with its Japanese fix, and the send line names them" {
+	PATH=$(path_without sudo nc ping) run doctor
+	[ "$status" -eq 1 ]
+	has_line ✗ sudo
+	has_line ✗ nc
+	has_line ✗ ping
+	[[ $output == *"修正: root で次を実行し、usermod -aG sudo ユーザー名 で権限も付けてください: apt-get install sudo"* ]]
+	[[ $output == *"修正: 次を実行してください: sudo apt-get install netcat-openbsd"* ]]
+	[[ $output == *"修正: 次を実行してください: sudo apt-get install iputils-ping"* ]]
+	[[ $(summary) == *"; missing sudo; missing nc; missing ping" ]]
+	[[ ${lines[-1]} == "preflight status=NG "*failed=*sudo,nc,ping* ]]
+}
+
+@test "with sudo, nc and ping on PATH: ✓ for each" {
+	run doctor
+	has_line ✓ sudo
+	has_line ✓ nc
+	has_line ✓ ping
+}
+
+@test "a hybrid cgroup hierarchy (faked fs types) is ✗ and the send line says steps 04-06 will not work" {
+	WORKSHOP_FSTYPE="/sys/fs/cgroup=tmpfs /sys/fs/cgroup/unified=cgroup2fs" run doctor
+	[ "$status" -eq 1 ]
+	[[ $output == *"✗ cgroup v2    hybrid hierarchy"* ]]
+	[[ ${lines[-1]} == *" cgroup=hybrid-or-v1 "* ]]
+	[[ ${lines[-1]} == *" will-not-work=steps04-06" ]] || [[ ${lines[-1]} == *" will-not-work=all" ]]
+}
+
+@test "on cgroup v2, a cgroup below the root gets memory, cpu and pids (and doctor leaves none)" {
+	cgroup_v2_ready || skip "no cgroup v2 with memory, cpu, pids on this host (hybrid); the VM run covers it"
+	run doctor
+	has_line ✓ subtree
+	[[ $output != *"✗ subtree"* ]]
+	run compgen -G "/sys/fs/cgroup/workshop-doctor.*"
+	[ "$status" -ne 0 ]
+}
+
+@test "10.200.0.0/24 overlapping a route or an address is ✗ (the runtime's rule), another /24 is not" {
+	unshare --net bash -c 'ip link set lo up && ip route add 10.200.0.0/16 dev lo && "$@"' _ \
+		env WORKSHOP_ROOTFS="$FAKE_ROOTFS" "$REPO/infra/doctor.sh" >"$BATS_TEST_TMPDIR/out" || true
+	output=$(cat "$BATS_TEST_TMPDIR/out")
+	[[ $output == *"✗ network      10.200.0.0/24 overlaps this host's route 10.200.0.0/16 dev lo"* ]]
+	[[ $output == *"修正: 第 8 章以降は --ip 10.201.0.2 のように"* ]]
+	[[ $output == *"steps 05-06 need another --ip"* ]]
+	unshare --net bash -c 'ip link set lo up && ip address add 10.200.0.77/28 dev lo && "$@"' _ \
+		env WORKSHOP_ROOTFS="$FAKE_ROOTFS" "$REPO/infra/doctor.sh" >"$BATS_TEST_TMPDIR/out" || true
+	output=$(cat "$BATS_TEST_TMPDIR/out")
+	[[ $output == *"✗ network      10.200.0.0/24 overlaps this host's address 10.200.0.77/28"* ]]
+	unshare --net bash -c 'ip link set lo up && ip route add 10.201.0.0/24 dev lo && ip route add 10.199.0.0/24 dev lo && "$@"' _ \
+		env WORKSHOP_ROOTFS="$FAKE_ROOTFS" "$REPO/infra/doctor.sh" >"$BATS_TEST_TMPDIR/out" || true
+	output=$(cat "$BATS_TEST_TMPDIR/out")
+	[[ $output == *"✓ network      10.200.0.0/24 is free"* ]]
+}
+
+@test "a rootfs directory on 9p, virtiofs, vboxsf or sshfs (faked) is ✗ with the fix" {
+	local type
+	for type in v9fs virtiofs vboxsf fuseblk; do
+		WORKSHOP_FSTYPE="$FAKE_ROOTFS=$type" run doctor
+		[ "$status" -eq 1 ]
+		[[ $output == *"✗ rootfs fs    $FAKE_ROOTFS is on $type, a folder shared with another machine"* ]]
+		[[ $output == *"修正: チェックアウトを VM 自身のディスク"* ]]
+		[[ $(summary) == "no step works yet"*"rootfs fs"* ]]
+	done
+	run doctor
+	has_line ✓ "rootfs fs"
+}
+
+@test "aarch64 is ✓ and named in the send line; another architecture is ✗" {
+	fake_uname "$(uname -r)" aarch64
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run doctor
+	has_line ✓ arch
+	[[ $output == *"✓ arch         aarch64"* ]]
+	[[ ${lines[-1]} == *" arch=aarch64 "* ]]
+	fake_uname "$(uname -r)" riscv64
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run doctor
+	[ "$status" -eq 1 ]
+	has_line ✗ arch
+	[[ $output == *"修正: x86_64 か aarch64 の Linux VM"* ]]
+}
+
+@test "WSL 2 is named with the shell's cgroup (/wsl-user/...); WSL 1 is ✗" {
+	fake_uname 5.15.153.1-microsoft-standard-WSL2
+	printf '0::/wsl-user/1000/session\n' >"$BATS_TEST_TMPDIR/cgroup"
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" WORKSHOP_PROC_CGROUP="$BATS_TEST_TMPDIR/cgroup" run doctor
+	[[ $output == *"✓ wsl          WSL 2 (5.15.153.1-microsoft-standard-WSL2); the shell's cgroup is below: /wsl-user/1000/session"* ]]
+	[[ $output == *"✓ shell cgroup /wsl-user/1000/session"* ]]
+	[[ ${lines[-1]} == *" wsl=WSL2 "* ]]
+	fake_uname 4.4.0-19041-Microsoft
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run doctor
+	[ "$status" -eq 1 ]
+	has_line ✗ wsl
+	[[ $output == *"修正: PowerShell で wsl --set-version"* ]]
+}
+
+@test "the last line is the one to send: status, host, kernel, arch, what will not work" {
+	run doctor
+	[ "${lines[-2]}" = "send this line to the instructor (講師に送ってください):" ]
+	local re
+	re="^preflight status=(OK|NG) host=$(hostname) kernel=$(uname -r) arch=$(uname -m) wsl=no cgroup=[a-z0-9-]+ failed=[^ ]+ will-not-work=[a-z0-9-]+$"
+	[[ ${lines[-1]} =~ $re ]]
+	if [ "$status" -eq 0 ]; then
+		[[ ${lines[-1]} == *"status=OK "*"failed=none will-not-work=none" ]]
+	else
+		[[ ${lines[-1]} == *"status=NG "* ]]
+	fi
+}
+
+# Every ✗ block (the ✗ line and its indented details) has a 修正: line.
+each_bad_has_japanese_fix() {
+	awk '/^✗/ { if (open && !ja) { print "no 修正: for " name; bad = 1 } open = 1; ja = 0; name = $0; next }
+		/^ / { if ($0 ~ /修正:/) ja = 1; next }
+		{ if (open && !ja) { print "no 修正: for " name; bad = 1 } open = 0 }
+		END { if (open && !ja) { print "no 修正: for " name; bad = 1 } exit bad }' <<<"$output"
+}
+
+@test "every ✗ comes with a one-line fix in Japanese (修正:)" {
+	fake_uname 4.4.0-19041-Microsoft riscv64
+	rmdir "$FAKE_ROOTFS/proc"
+	PATH="$BATS_TEST_TMPDIR/bin:$(path_without sudo nc ping make bats podman)" \
+		WORKSHOP_FSTYPE="/sys/fs/cgroup=tmpfs $FAKE_ROOTFS=v9fs" run doctor
+	[ "$status" -eq 1 ]
+	[ "$(grep -c '^✗' <<<"$output")" -ge 10 ]
+	each_bad_has_japanese_fix
+	run as_nobody env WORKSHOP_ROOTFS=/nonexistent "$REPO/infra/doctor.sh"
+	has_line ✗ root
+	each_bad_has_japanese_fix
 }
