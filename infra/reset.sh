@@ -113,7 +113,7 @@ skipped() {
 # Ctrl-C leaves the sleep, PID 1 of its PID namespace, reparented to PID 1.
 for dir in /proc/[0-9]*; do
 	pid=${dir#/proc/}
-	[ "$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null)" = "sleep 1000 " ] || continue
+	[ "$({ tr '\0' ' ' <"$dir/cmdline"; } 2>/dev/null)" = "sleep 1000 " ] || continue
 	nspid=$(awk '/^NSpid:/ { $1 = ""; print }' "$dir/status" 2>/dev/null) || continue
 	# shellcheck disable=SC2086 # split the PIDs
 	set -- $nspid

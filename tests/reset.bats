@@ -202,20 +202,24 @@ pid_sandbox() {
 		unshare --pid --fork sleep 1000 &
 		sleep 1000 &
 		plain=$!
-		sleep 0.5
+		ns_sleeps() { # sleeps that are PID 1 of a PID namespace, children of $1
+			pgrep -P "$1" -x sleep | while read -r p; do grep -q "NSpid:.*[[:space:]]1$" /proc/$p/status && echo $p; done
+		}
+		# (polled, not slept: the machine may be loaded)
+		for _ in $(seq 100); do [ -n "$(ns_sleeps "$sh_pid")" ] && pgrep -x unshare >/dev/null && break; sleep 0.1; done
 		kill -INT "$sh_pid"     # Ctrl-C: sh dies, its background sleep does not
 		wait "$sh_pid" || true
-		sleep 0.2
-		orphan=$(pgrep -P 1 -x sleep | while read -r p; do grep -q "NSpid:.*[[:space:]]1$" /proc/$p/status && echo $p; done)
+		orphan=""
+		for _ in $(seq 100); do orphan=$(ns_sleeps 1); [ -n "$orphan" ] && break; sleep 0.1; done
 		echo "orphan=$orphan"
 		echo "## status"
 		"$RESET" --status
 		echo "## reset"
 		"$RESET"
 		echo "## after"
-		sleep 0.2
+		for _ in $(seq 100); do [ -z "$(ns_sleeps 1)" ] && break; sleep 0.1; done
 		kill -0 "$plain" && echo "plain alive"
-		[ -z "$(pgrep -P 1 -x sleep | while read -r p; do grep -q "NSpid:.*[[:space:]]1$" /proc/$p/status && echo $p; done)" ] && echo "no orphan"
+		[ -z "$(ns_sleeps 1)" ] && echo "no orphan"
 		pgrep -x unshare >/dev/null && echo "live one alive"'
 	echo "$output"
 	local orphan
