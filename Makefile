@@ -17,7 +17,7 @@ all: $(addsuffix /run,$(STEPS))
 help:
 	@echo "make                build every step (stepNN_x/run)"
 	@echo "make step03         build one step"
-	@echo "make diff STEP=03   show what step03 adds to step02"
+	@echo "make diff STEP=03   show what step03 adds to step02 (OUTLINE=1: its new functions)"
 	@echo "sudo make rootfs    prepare rootfs/ (./rootfs.sh)"
 	@echo "sudo make doctor    check this machine's prerequisites"
 	@echo "sudo make run       build, prepare rootfs/, start $(NEWEST) with a shell (STEP=03: another)"
@@ -43,15 +43,10 @@ tests/helpers/%: tests/helpers/%.c
 # step01 -> step01_pid/run, and so on for every step directory.
 $(foreach s,$(STEPS),$(eval $(firstword $(subst _, ,$(s))): $(s)/run))
 
-# diff exits 1 when the files differ: that is the point here, not an error;
-# 141 (SIGPIPE) when piped into head.
+# What stepNN adds to the step before it (infra/step_diff.sh): STEP=2 is
+# STEP=02; OUTLINE=1 lists the new functions instead; a pager on a terminal.
 diff:
-	@test -n "$(STEP)" || { echo "usage: make diff STEP=03  (what step03 adds to step02)" >&2; exit 2; }
-	@new=$$(ls -d step$(STEP)_* 2>/dev/null); \
-	old=$$(ls -d step$$(printf '%02d' $$((10#$(STEP) - 1)))_* 2>/dev/null); \
-	test -n "$$new" -a -n "$$old" || { echo "make diff: no step before step$(STEP)" >&2; exit 2; }; \
-	color=never; [ -t 1 ] && color=always; \
-	diff -up --color=$$color "$$old/main.c" "$$new/main.c"; s=$$?; [ $$s -le 1 ] || [ $$s -eq 141 ]
+	@infra/step_diff.sh "$(STEP)" "$(OUTLINE)"
 
 # Targets that need packages install the missing ones first (infra/packages.sh:
 # the one package list; apt-get, saying which and why), then build in a
