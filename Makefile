@@ -25,7 +25,7 @@ help:
 	@echo "sudo make test-vm   run the test suite in a cgroup v2 VM"
 	@echo "sudo make test-doc  type the document's commands in tmux (cgroup v2 VM)"
 	@echo "sudo make test-ci-vm  (CI) one VM boot: the cgroup v2 bats files and doc chapters"
-	@echo "make doc-time       attendee-minutes per chapter of the document"
+	@echo "make doc-time       attendee-minutes per chapter of the document (PLAN=1: the run-of-show)"
 	@echo "sudo make bench     start latency of each step next to unshare, runc, crun"
 	@echo "sudo make bench-vm  the same in the cgroup v2 VM (steps 04-06; ratios)"
 	@echo "sudo make reset     remove what crashed runs left behind"
@@ -126,8 +126,10 @@ reset:
 
 # Attendee-minutes per chapter of the workshop document (infra/doc_time.sh).
 .PHONY: doc-time
+# PLAN=1: the run-of-show tables (4 and 3 hours) that 時間配分 and
+# infra/instructor_ja.md show.
 doc-time:
-	@infra/doc_time.sh
+	@infra/doc_time.sh $(if $(filter 1,$(PLAN)),--plan)
 
 clean:
 	rm -f $(addsuffix /run,$(STEPS)) $(TEST_HELPERS)
