@@ -26,27 +26,31 @@
 #           the lines it prints) cost DEMO_S each of instructor time;
 #   other   any other block shown, not typed (notest): OTHER_S a line.
 #
-# Calibration data (issue 20 §5): the document at ecf44da, pasted block by
-# block on a cgroup v2 host by an attendee who read every output, took about
-# 165 minutes (chapters 2-3 done before), where the old model (prose, term,
-# c, diagram, other only) said 143.9. The constants below were chosen so that
-# the same document comes out at 165 +- 2 (infra/doc_time.sh on ecf44da's
-# file: 165.6): a careful estimate that reads each diff line at 1-2.5 s gives
-# 175-210, the measured attendee skimmed the diffs (0.6 s a line).
+# Calibration data (issue 20 §5): an attendee who pasted every block on a
+# cgroup v2 host and read every output (chapters 2-3 done before) took about
+# 165 minutes, where the old model (prose, term, c, diagram, other only)
+# said 143; the document at ecf44da is taken as the one measured (the old
+# model gives it 143.9). A careful estimate that reads each diff line at
+# 1-2.5 s gives 175-210; the measured attendee skimmed the diffs.
 #   PROSE_CPM, C_LPM, TERM_S, DIAGRAM_S, OTHER_S: issue 14, unchanged
 #   (Japanese technical prose 400-600 characters a minute; 15 lines of C a
 #   minute for code one reads to understand; 25 s a pasted line).
-#   DIFF_S 0.6: the measured gap (165 - 143.9 = 21 min) less the other new
-#   terms (about 6 min), over the 1509 lines the five diffs printed
-#   (298/27/475/575/134 for STEP=02..06, measured with make diff | wc -l;
-#   the issue's 238/27/449/563/124 were an earlier state of the steps).
-#   OUTPUT_FREE 5, OUTPUT_S 2: a 5-line output is read within TERM_S; a
-#   longer one (ip link, ps, /proc/mounts) at 2 s a line.
-#   SWITCH_S 10, READ_S 240: the measured run's terminal switches (a few
-#   seconds to find the window and its prompt) and step01's "read main.c
-#   from main" (four minutes to open the file and follow main).
-#   DEMO_S 0.3: the instructor pages through a diff, stopping at the key
-#   functions the outline names (575 lines of step05: about 3 minutes).
+#   DIFF_S 0.7: the measured gap (165 - 143.9 = 21.1 min) less the other new
+#   terms (4.0 min on that document) is 17.1 min over the 1509 lines the
+#   five diffs printed (298/27/475/575/134 for STEP=02..06, measured with
+#   make diff STEP=N | wc -l; the issue's 238/27/449/563/124 were an earlier
+#   state of the steps): 0.68 s a line, rounded to 0.7. With it, ecf44da's
+#   document comes out at 165.5.
+#   OUTPUT_FREE 5, OUTPUT_S 2, SWITCH_S 10, READ_S 240: estimates, not
+#   measured one by one; together they are the 4.0 minutes above. A 5-line
+#   output is read within TERM_S, a longer one (ip link, ps, /proc/mounts)
+#   at 2 s a line; a change of terminal is a few seconds to find the window
+#   and its prompt (ecf44da: 22 on the main path); step01's "read main.c from main"
+#   was four minutes to open the file and follow main (chapter 9 now shows
+#   main as an excerpt, so the main path has no such instruction left).
+#   DEMO_S 0.3, DEMO_FACTOR 0.5, TALK, PREWORK_CHECK: the instructor's side,
+#   estimates too: paging through a diff, stopping at the functions the
+#   outline names (575 lines of step05: about 3 minutes).
 #
 # The run-of-show adds what the model leaves out: instructor talk and
 # questions (TALK, minutes per chapter; 55 in all, the issue's "talk,
@@ -234,7 +238,7 @@ function plan(hours, cut,   i, c, t, a, dm, m, total, att, ins, s, k, moved, hw,
 		else for (k = 1; k <= nd; k++) moved = moved (moved == "" ? "" : "、") dl[k]
 		if (demo[i] > 0 && moved == "") moved = "`make diff` の全体"
 		if (c == 1) { ins = "導入（1 章を話す）"; m = a + talk[c + 1]; att = "聞く" (hw == "" ? "" : "（宿題: " hw "）"); a = 0 }
-		else if (c == 2) { ins = "事前課題の結果を確かめる"; att = "`sudo make doctor` の最後の行、`rootfs/`（2〜3 章は事前課題）"; m = prework }
+		else if (c == 2) { ins = "事前課題で困っている受講者に付く"; att = "`sudo make doctor` の最後の行と `rootfs/` を確かめる"; m = prework }
 		else {
 			att = sprintf("手を動かす %.0f 分", a)
 			ins = sprintf("説明と質疑 %d 分", talk[c + 1])
