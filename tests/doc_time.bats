@@ -164,3 +164,18 @@ plan_in() {
 	[ "$status" -eq 0 ]
 	[[ $output == *"ok    names:"* ]]
 }
+
+@test "the facilitator's guide: the pre-work line attendees send back is one line with doctor's verdict" {
+	local line
+	line=$(sed -n 's/^ *\(echo "$(hostname) .*doctor.*\)$/\1/p' "$REPO/infra/instructor_ja.md")
+	[ -n "$line" ]
+	# The suite runs as root; a host without sudo runs the line without it.
+	command -v sudo >/dev/null || line=${line//sudo /}
+	cd "$REPO"
+	run -0 bash -c "$line"
+	echo "$output"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == "$(hostname) $(uname -r) $(uname -m) "* ]]
+	[[ $output =~ (work\ on\ this\ host|no\ step\ works\ yet) ]]
+	[[ $output != *"make: ***"* ]]
+}
