@@ -9,7 +9,8 @@
 #   PAGER    when stdout is a terminal, the coloured diff goes through
 #            DIFF_PAGER (default: less -RFX: colours kept, quits at once
 #            when the diff fits the screen); DIFF_PAGER=cat turns it off.
-#            Not a terminal (a pipe, a file, a test): plain diff, no pager.
+#            Not a terminal (a pipe, a file, a test), or no TERM (or
+#            TERM=dumb): plain diff, no pager.
 #
 # Usage: infra/step_diff.sh STEP [OUTLINE]
 # Exits 0 (also when the files differ, which is the point here), 2 on a
@@ -80,7 +81,9 @@ if [ "$outline" = 1 ]; then
 	exit 0
 fi
 
-if [ -t 1 ]; then
+# A terminal without TERM (or TERM=dumb) has no known size or colours:
+# less would stop at "terminal is not fully functional", so no pager there.
+if [ -t 1 ] && [ -n "${TERM:-}" ] && [ "$TERM" != dumb ]; then
 	# shellcheck disable=SC2086 # DIFF_PAGER is a command line: split it.
 	run_diff always | ${DIFF_PAGER:-less -RFX}
 else

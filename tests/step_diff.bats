@@ -25,7 +25,7 @@ load helpers
 	local pager="$BATS_TEST_TMPDIR/pager"
 	printf '#!/bin/sh\necho PAGER "$@"\ncat -v\n' >"$pager"
 	chmod +x "$pager"
-	run -0 script -qec "DIFF_PAGER='$pager -R' make -s -C '$REPO' diff STEP=03" /dev/null
+	run -0 script -qec "TERM=xterm DIFF_PAGER='$pager -R' make -s -C '$REPO' diff STEP=03" /dev/null
 	[[ $output == *"PAGER -R"* ]]
 	[[ $output == *'^[['*'+	args.flags |= CLONE_NEWNET;'* ]]
 }
@@ -36,7 +36,7 @@ load helpers
 	command -v script >/dev/null || skip "script (util-linux) is missing"
 	# less -F quits at once when the diff fits the screen: 27 lines of
 	# STEP=03 on a 40-line terminal.
-	run -0 script -qec "stty rows 40 cols 120; make -s -C '$REPO' diff STEP=03" /dev/null
+	run -0 script -qec "stty rows 40 cols 120; TERM=xterm make -s -C '$REPO' diff STEP=03" /dev/null
 	[[ $output == *'CLONE_NEWNET'* ]]
 	[[ $output == *$'\e['* ]]
 }
@@ -59,4 +59,13 @@ load helpers
 	run -0 make -s -C "$REPO" diff STEP=3 OUTLINE=1
 	[ "${lines[0]}" = "step03_net adds to step02_mount: 3 lines added, 1 removed" ]
 	[ "${lines[1]}" = "no new functions" ]
+}
+
+@test "make diff: a terminal without TERM (as tests/doc types into) gets the plain diff, no pager" {
+	command -v script >/dev/null || skip "script (util-linux) is missing"
+	run -0 timeout 10 script -qec "env -u TERM DIFF_PAGER=false make -s -C '$REPO' diff STEP=03" /dev/null
+	[[ $output == *"+	args.flags |= CLONE_NEWNET;"* ]]
+	[[ $output != *$'\e['* ]]
+	run -0 timeout 10 script -qec "TERM=dumb DIFF_PAGER=false make -s -C '$REPO' diff STEP=03" /dev/null
+	[[ $output == *"+	args.flags |= CLONE_NEWNET;"* ]]
 }
