@@ -92,7 +92,7 @@ CUT3=$'^リポジトリの構成\thomework
 ^4\\.3 \tdemo
 ^5\\.2 \thomework
 ^6\\.2 \thomework
-^7\\.5 \tdemo
+^7\\.5 \thomework
 ^8\\.[1-6] \tdemo
 ^9\\.[2-6] \tdemo
 ^このコンテナの root\thomework
