@@ -179,3 +179,12 @@ plan_in() {
 	[[ $output =~ (work\ on\ this\ host|no\ step\ works\ yet) ]]
 	[[ $output != *"make: ***"* ]]
 }
+
+@test "the facilitator's guide's pre-work mail installs exactly infra/packages.sh's list for the document" {
+	local want got
+	want=$(WORKSHOP_OS_RELEASE=/dev/null "$REPO/infra/packages.sh" list doc | sort)
+	got=$(grep -o 'sudo apt-get install -y .*' "$REPO/infra/instructor_ja.md" |
+		sed 's/^sudo apt-get install -y //' | tr ' ' '\n' | grep . | sort)
+	[ -n "$got" ]
+	[ "$got" = "$want" ] || { diff <(echo "$want") <(echo "$got"); false; }
+}
