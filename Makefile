@@ -17,7 +17,7 @@ all: $(addsuffix /run,$(STEPS))
 help:
 	@echo "make                build every step (stepNN_x/run)"
 	@echo "make step03         build one step"
-	@echo "make diff STEP=03   show what step03 adds to step02"
+	@echo "make diff STEP=03   show what step03 adds to step02 (OUTLINE=1: its new functions)"
 	@echo "sudo make rootfs    prepare rootfs/ (./rootfs.sh)"
 	@echo "sudo make doctor    check this machine's prerequisites"
 	@echo "sudo make run       build, prepare rootfs/, start $(NEWEST) with a shell (STEP=03: another)"
@@ -25,7 +25,7 @@ help:
 	@echo "sudo make test-vm   run the test suite in a cgroup v2 VM"
 	@echo "sudo make test-doc  type the document's commands in tmux (cgroup v2 VM)"
 	@echo "sudo make test-ci-vm  (CI) one VM boot: the cgroup v2 bats files and doc chapters"
-	@echo "make doc-time       attendee-minutes per chapter of the document"
+	@echo "make doc-time       attendee-minutes per chapter of the document (PLAN=1: the run-of-show)"
 	@echo "sudo make bench     start latency of each step next to unshare, runc, crun"
 	@echo "sudo make bench-vm  the same in the cgroup v2 VM (steps 04-06; ratios)"
 	@echo "sudo make status    list what the chapters and crashed runs left on this host"
@@ -44,15 +44,10 @@ tests/helpers/%: tests/helpers/%.c
 # step01 -> step01_pid/run, and so on for every step directory.
 $(foreach s,$(STEPS),$(eval $(firstword $(subst _, ,$(s))): $(s)/run))
 
-# diff exits 1 when the files differ: that is the point here, not an error;
-# 141 (SIGPIPE) when piped into head.
+# What stepNN adds to the step before it (infra/step_diff.sh): STEP=2 is
+# STEP=02; OUTLINE=1 lists the new functions instead; a pager on a terminal.
 diff:
-	@test -n "$(STEP)" || { echo "usage: make diff STEP=03  (what step03 adds to step02)" >&2; exit 2; }
-	@new=$$(ls -d step$(STEP)_* 2>/dev/null); \
-	old=$$(ls -d step$$(printf '%02d' $$((10#$(STEP) - 1)))_* 2>/dev/null); \
-	test -n "$$new" -a -n "$$old" || { echo "make diff: no step before step$(STEP)" >&2; exit 2; }; \
-	color=never; [ -t 1 ] && color=always; \
-	diff -up --color=$$color "$$old/main.c" "$$new/main.c"; s=$$?; [ $$s -le 1 ] || [ $$s -eq 141 ]
+	@infra/step_diff.sh "$(STEP)" "$(OUTLINE)"
 
 # Targets that need packages install the missing ones first (infra/packages.sh:
 # the one package list; apt-get, saying which and why), then build in a
@@ -135,8 +130,10 @@ reset:
 
 # Attendee-minutes per chapter of the workshop document (infra/doc_time.sh).
 .PHONY: doc-time
+# PLAN=1: the run-of-show tables (4 and 3 hours) that 時間配分 and
+# infra/instructor_ja.md show.
 doc-time:
-	@infra/doc_time.sh
+	@infra/doc_time.sh $(if $(filter 1,$(PLAN)),--plan)
 
 clean:
 	rm -f $(addsuffix /run,$(STEPS)) $(TEST_HELPERS)
