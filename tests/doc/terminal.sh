@@ -231,6 +231,9 @@ term_env=(
 	# A terminal that is not "dumb": readline turns bracketed paste off for
 	# a missing TERM, and bash would then run a paste line by line.
 	TERM=screen
+	# make diff pages a long diff through less on a terminal; the test reads
+	# the screen, it cannot page (an attendee presses q).
+	DIFF_PAGER=cat
 )
 
 # remain-on-exit: a shell that exits (an `exit` too many) leaves a dead
