@@ -7,7 +7,10 @@
 load helpers
 load nobody
 
-RUN="$REPO/step01_pid/run"
+# The program under test: STEP_BIN runs these tests against another build
+# (the previous step, tests/exercise/prev_step.sh; a learner's exercise copy,
+# make check-exercise).
+RUN="${STEP_BIN:-$REPO/step01_pid/run}"
 
 setup() {
 	require_root
