@@ -145,7 +145,7 @@ clean:
 # step with its new feature's functions as TODO stubs, in exercises/ (ignored
 # by git), checked by that step's own tests. STEP=5 or STEP=05.
 .PHONY: exercise check-exercise hint solution
-EXERCISE = CC="$(CC)" CFLAGS="$(CFLAGS)" FORCE="$(FORCE)" RESET="$(RESET)" infra/exercise.sh
+EXERCISE = CC="$(CC)" CFLAGS="$(CFLAGS)" FORCE="$(FORCE)" RESET="$(RESET)" VERBOSE="$(VERBOSE)" infra/exercise.sh
 exercise:
 	@$(EXERCISE) new "$(STEP)"
 check-exercise:

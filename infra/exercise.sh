@@ -6,6 +6,7 @@
 #                                    TODO stubs (FORCE=1 overwrites a copy)
 #   infra/exercise.sh check STEP     build that copy, run tests/stepNN_x.bats
 #                                    against it (STEP_BIN), a hint per failure
+#                                    (VERBOSE=1: and what bats says)
 #   infra/exercise.sh hint STEP      the next hunk of the real diff (RESET=1:
 #                                    from the first again)
 #   infra/exercise.sh solution STEP  the step itself: make diff STEP=NN
@@ -159,7 +160,7 @@ make_exercise() {
 build_copy() {
 	[ -f "$copy/main.c" ] || die "no exercise copy $copy/main.c: make exercise STEP=$n first"
 	ln -sfn "$REPO/rootfs" "$EXERCISES/rootfs"
-	echo "$CC $CFLAGS $WARNINGS -o $copy/run $copy/main.c" >&2
+	echo "$CC $CFLAGS $WARNINGS -o ${copy#"$REPO"/}/run ${copy#"$REPO"/}/main.c" >&2
 	# shellcheck disable=SC2086 # CFLAGS and WARNINGS are lists of options
 	$CC $CFLAGS $WARNINGS -o "$copy/run" "$copy/main.c"
 }
@@ -197,7 +198,7 @@ check)
 			echo "NG   $name"
 			hint=$(awk -v t="$name" '/^[^ \t#]/ { on = ($0 == t); next } on && /^[ \t]/ { sub(/^[ \t]+/, ""); print; exit }' "$HINTS")
 			echo "     ヒント: ${hint:-（ヒントがありません: make hint STEP=$n）}"
-			tap_block "$log" "$name" | sed 's/^/ /'
+			[ -z "${VERBOSE:-}" ] || tap_block "$log" "$name" | sed 's/^/ /'
 			;;
 		esac
 	done < <(bats_results "$log")
@@ -206,6 +207,7 @@ check)
 		die "no test ran"
 	fi
 	echo "== $passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ] || [ -n "${VERBOSE:-}" ] || echo "bats の詳しい出力: sudo make check-exercise STEP=$n VERBOSE=1"
 	if [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]; then
 		echo "step$n のテストはすべて通りました。"
 	elif [ "$failed" -eq 0 ]; then
