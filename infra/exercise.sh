@@ -192,7 +192,7 @@ check)
 	while read -r result name; do
 		case $result in
 		pass) passed=$((passed + 1)); echo "ok   $name" ;;
-		skip) skipped=$((skipped + 1)); echo "--   $name（この PC には cgroup v2 が無いので確かめていません: sudo make test-vm）" ;;
+		skip) skipped=$((skipped + 1)); echo "--   $name（cgroup v2 が無いので skip。VM で: sudo tests/vm/run-in-vm.sh make check-exercise STEP=$n）" ;;
 		fail)
 			failed=$((failed + 1))
 			echo "NG   $name"
