@@ -48,9 +48,10 @@ for cc in gcc clang; do
 		bad=$((bad + 1)); echo "BAD  the exercise copy of $step does not build warning-free with $cc"
 	fi
 done
+# Where the step looks for rootfs/ from its own path (.../stepNN_x/run).
 ln -s "$REPO/rootfs" "$work/rootfs"
-CC=${CC:-cc} EXERCISES=$work infra/exercise.sh check "$n" >"$work/check.out" 2>&1 || true
-[ -x "$copy/run" ] || { echo "BAD  the exercise copy did not build:"; cat "$work/check.out"; exit 1; }
+"${CC:-cc}" -O2 -g -Wall -Wextra -Werror -o "$copy/run" "$copy/main.c" ||
+	{ echo "BAD  the exercise copy did not build"; exit 1; }
 status=0
 "$copy/run" true 2>"$work/stderr" || status=$?
 if [ "$status" -ne 125 ] || ! grep -q 'TODO: .* is not written yet' "$work/stderr"; then
