@@ -31,6 +31,10 @@ help:
 	@echo "sudo make status    list what the chapters and crashed runs left on this host"
 	@echo "sudo make reset     remove what crashed runs left behind"
 	@echo "sudo make deps      install the packages (GOALS=\"$(DEPS_GOALS)\"; see infra/packages.sh)"
+	@echo "make exercise STEP=05        exercises/step05_veth/main.c: step05 with TODOs (FORCE=1: anew)"
+	@echo "sudo make check-exercise STEP=05  build it, run step05's tests on it, a hint per failure"
+	@echo "make hint STEP=05            the next hunk of step05's diff (RESET=1: from the first)"
+	@echo "make solution STEP=05        the answer: the same as make diff STEP=05"
 	@echo "make clean          remove the built programs"
 
 %/run: %/main.c
@@ -137,6 +141,22 @@ doc-time:
 
 clean:
 	rm -f $(addsuffix /run,$(STEPS)) $(TEST_HELPERS)
+
+# The exercise mode (infra/exercise.sh; the document's 付録 M): a copy of a
+# step with its new feature's functions as TODO stubs, in exercises/ (ignored
+# by git), checked by that step's own tests. STEP=5 or STEP=05.
+.PHONY: exercise check-exercise hint solution
+EXERCISE = CC="$(CC)" CFLAGS="$(CFLAGS)" FORCE="$(FORCE)" RESET="$(RESET)" VERBOSE="$(VERBOSE)" infra/exercise.sh
+exercise:
+	@$(EXERCISE) new "$(STEP)"
+check-exercise:
+	@$(PACKAGES) test
+	@$(MAKE) --no-print-directory .prereqs-test
+	@$(EXERCISE) check "$(STEP)"
+hint:
+	@$(EXERCISE) hint "$(STEP)"
+solution:
+	@$(EXERCISE) solution "$(STEP)"
 
 # Start latency of every step next to unshare, runc and crun (infra/bench.sh).
 # bench-vm measures steps 04-06 in a cgroup v2 VM (TCG: ratios, not times);

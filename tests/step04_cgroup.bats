@@ -6,7 +6,14 @@
 
 load helpers
 
-RUN="$REPO/step04_cgroup/run"
+# The program under test: STEP_BIN runs these tests against another build
+# (the previous step, tests/exercise/prev_step.sh; a learner's exercise copy,
+# make check-exercise).
+RUN="${STEP_BIN:-$REPO/step04_cgroup/run}"
+
+# Limits a learner could hard-code vary from run to run (a choice by this
+# shell's PID: the same within a run, printed when a test fails).
+PICK=$(($$ % 3))
 
 setup() {
 	require_root
@@ -18,9 +25,12 @@ teardown() {
 }
 
 @test "step04: refuses a host without cgroup v2 controllers, runs on one" {
-	run --separate-stderr "$RUN" true
+	# On cgroup v2, "runs" means in a cgroup of its own: status 0 alone
+	# would pass for step03 as well, which has no cgroup.
+	run --separate-stderr "$RUN" cat /proc/self/cgroup
 	if cgroup_v2_ready; then
 		[ "$status" -eq 0 ]
+		[[ "$output" =~ ^0::/workshop/ws-[0-9]+$ ]]
 	else
 		[ "$status" -eq 125 ]
 		[[ "$stderr" == "step04_cgroup: /sys/fs/cgroup is not cgroup v2"*"see sudo make doctor" ]]
@@ -42,12 +52,14 @@ teardown() {
 
 @test "step04: the limits are written to the container's cgroup" {
 	require_cgroup_v2
-	start_container sleep "$RUN" --memory 32M --cpus 0.5 --pids-limit 20 sleep 1000
+	local -a mib=(24 32 48) cpus=(0.3 0.5 0.7) quota=(30000 50000 70000) pids=(20 25 30)
+	echo "chosen: --memory ${mib[PICK]}M --cpus ${cpus[PICK]} --pids-limit ${pids[PICK]}"
+	start_container sleep "$RUN" --memory "${mib[PICK]}M" --cpus "${cpus[PICK]}" --pids-limit "${pids[PICK]}" sleep 1000
 	local cg="/sys/fs/cgroup/workshop/ws-$RUNTIME_PID"
-	[ "$(cat "$cg/memory.max")" = 33554432 ]
+	[ "$(cat "$cg/memory.max")" = $((mib[PICK] * 1024 * 1024)) ]
 	[ "$(cat "$cg/memory.swap.max")" = 0 ]
-	[ "$(cat "$cg/cpu.max")" = "50000 100000" ]
-	[ "$(cat "$cg/pids.max")" = 20 ]
+	[ "$(cat "$cg/cpu.max")" = "${quota[PICK]} 100000" ]
+	[ "$(cat "$cg/pids.max")" = "${pids[PICK]}" ]
 	grep -qx "$CONTAINER_PID" "$cg/cgroup.procs"
 	kill -TERM "$RUNTIME_PID"
 	wait_container
@@ -65,21 +77,26 @@ teardown() {
 
 @test "step04: allocating past --memory is OOM-killed: exit 137" {
 	require_cgroup_v2
-	# dd allocates its block size up front: 64 MiB against a 32 MiB limit.
-	run "$RUN" --memory 32M dd if=/dev/zero of=/dev/null bs=64M count=1
+	# dd allocates its block size up front: 64 MiB against a smaller limit,
+	# then against a larger one.
+	local -a small=(16 24 32) large=(96 128 160)
+	echo "chosen: --memory ${small[PICK]}M (killed), ${large[PICK]}M (not)"
+	run "$RUN" --memory "${small[PICK]}M" dd if=/dev/zero of=/dev/null bs=64M count=1
 	[ "$status" -eq 137 ]
-	run "$RUN" --memory 128M dd if=/dev/zero of=/dev/null bs=64M count=1
+	run "$RUN" --memory "${large[PICK]}M" dd if=/dev/zero of=/dev/null bs=64M count=1
 	[ "$status" -eq 0 ]
 	assert_host_unchanged
 }
 
 @test "step04: a fork loop stops at --pids-limit" {
 	require_cgroup_v2
-	run --separate-stderr "$RUN" --pids-limit 10 sh -c \
+	local -a limit=(8 10 12)
+	echo "chosen: --pids-limit ${limit[PICK]}"
+	run --separate-stderr "$RUN" --pids-limit "${limit[PICK]}" sh -c \
 		'i=0; while [ $i -lt 50 ]; do sleep 100 & i=$((i + 1)); echo $i; done'
-	# The shell cannot fork the 10th process (it is the 1st) and gives up.
+	# The shell cannot fork the Nth process (it is the 1st) and gives up.
 	[ "$status" -ne 0 ]
-	[ "${lines[-1]}" -eq 9 ]
+	[ "${lines[-1]}" -eq $((limit[PICK] - 1)) ]
 	[[ "$stderr" == *"can't fork"* ]]
 	assert_host_unchanged
 }
@@ -144,13 +161,20 @@ teardown() {
 	# The host's own options: cgroup2 has one superblock, and a mount
 	# without them would change the host's (nsdelegate, memory_recursiveprot).
 	opts=$(findmnt -no FS-OPTIONS /sys/fs/cgroup)
-	for step in step04_cgroup step06_full; do
+	local -A expect=(["$RUN"]='^made in /workshop/ws-[0-9]+$' ["$REPO/step06_full/run"]='^made in /$')
+	for step in "$RUN" "$REPO/step06_full/run"; do
 		# Root inside can mount cgroup2 and mkdir; rmdir of ours then needs
-		# the container's own gone first.
-		run --separate-stderr "$REPO/$step/run" sh -c \
-			'mount -t cgroup2 -o "$1" none /mnt && mkdir -p "/mnt$(cut -d: -f3 /proc/self/cgroup)/inner/deeper" && echo made' sh "$opts"
+		# the container's own gone first. The path says where: in step04 its
+		# ws-<PID> (without a cgroup of its own, the mkdir would land in the
+		# test's cgroup, which nothing removes); in step06's cgroup
+		# namespace, "/". Anywhere else it makes nothing.
+		run --separate-stderr "$step" sh -c '
+			cg=$(cut -d: -f3 /proc/self/cgroup)
+			case $cg in /workshop/ws-*|/) ;; *) echo "in $cg: not a cgroup of its own" >&2; exit 1 ;; esac
+			mount -t cgroup2 -o "$1" none /mnt && mkdir -p "/mnt$cg/inner/deeper" && echo "made in $cg"' sh "$opts"
 		echo "$step -> $status: $output $stderr"
-		[ "$status" -eq 0 ] && [ "$output" = made ] && [ -z "$stderr" ]
+		[ "$status" -eq 0 ] && [ -z "$stderr" ]
+		[[ "$output" =~ ${expect[$step]} ]]
 	done
 	assert_host_unchanged
 }
@@ -158,8 +182,18 @@ teardown() {
 @test "step04: a ws-<PID> left by a killed run with the same PID is removed and reused" {
 	require_cgroup_v2
 	# exec keeps the shell's PID, so the runtime finds "its" cgroup there.
-	run --separate-stderr sh -c 'mkdir -p /sys/fs/cgroup/workshop/ws-$$/left && exec "$1" true' sh "$RUN"
+	run --separate-stderr sh -c 'echo $$ >"$2" && mkdir -p /sys/fs/cgroup/workshop/ws-$$/left && exec "$1" true' \
+		sh "$RUN" "$BATS_TEST_TMPDIR/pid"
 	echo "$status: $stderr"
+	# A runtime without cgroups leaves it: take it away, and fail.
+	local left
+	left=/sys/fs/cgroup/workshop/ws-$(cat "$BATS_TEST_TMPDIR/pid")
+	if [ -d "$left" ]; then
+		rmdir "$left/left" "$left"
+		rmdir /sys/fs/cgroup/workshop 2>/dev/null || true
+		echo "$left is still there after the run" >&2
+		return 1
+	fi
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == "step04_cgroup: removing /sys/fs/cgroup/workshop/ws-"*", left by a run that was killed" ]]
 	assert_host_unchanged

@@ -6,11 +6,21 @@
 
 load helpers
 
-RUN="$REPO/step05_veth/run"
+# The program under test: STEP_BIN runs these tests against another build
+# (the previous step, tests/exercise/prev_step.sh; a learner's exercise copy,
+# make check-exercise).
+RUN="${STEP_BIN:-$REPO/step05_veth/run}"
+
+# Values a learner could hard-code vary from run to run (derived from this
+# shell's PID: the same within a run, printed when a test fails): the port
+# of the server, and the address of a second container.
+PORT=$((8000 + $$ % 1000))
+SECOND_NET=10.200.$((7 + $$ % 50))
+SECOND_IP=$SECOND_NET.$((2 + $$ % 200))
 
 # One HTTP response with busybox nc, which Alpine and the busybox rootfs
 # both have (Alpine's busybox has no httpd). It serves one request, then exits.
-HTTP='printf "HTTP/1.0 200 OK\r\nContent-Length: 21\r\n\r\nhello-from-container\n" | nc -l -p 8080'
+HTTP='printf "HTTP/1.0 200 OK\r\nContent-Length: 21\r\n\r\nhello-from-container\n" | nc -l -p '$PORT
 
 setup() {
 	require_root
@@ -23,9 +33,10 @@ teardown() {
 
 @test "step05: the host gets an HTTP reply from nc in the container over veth" {
 	require_cgroup_v2
+	echo "chosen: port $PORT"
 	start_container nc "$RUN" sh -c "$HTTP"
 	ip -o addr show dev ws-10.200.0 | grep -q 'inet 10.200.0.1/24'
-	run http_get http://10.200.0.2:8080/
+	run http_get http://10.200.0.2:$PORT/
 	[ "$status" -eq 0 ]
 	[ "$output" = hello-from-container ]
 	# nc has answered and exits: so do the shell and the container.
@@ -57,11 +68,12 @@ teardown() {
 	require_cgroup_v2
 	start_container nc "$RUN" sh -c "$HTTP"
 	local first=$RUNTIME_PID
-	run --separate-stderr "$RUN" --ip 10.200.7.9 sh -c 'ip -o -4 addr show eth0; ping -c 1 -W 5 10.200.7.1'
+	echo "chosen: --ip $SECOND_IP, port $PORT"
+	run --separate-stderr "$RUN" --ip "$SECOND_IP" sh -c 'ip -o -4 addr show eth0; ping -c 1 -W 5 "$1.1"' sh "$SECOND_NET"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"inet 10.200.7.9/24"* ]]
+	[[ "$output" == *"inet $SECOND_IP/24"* ]]
 	# The first container is untouched.
-	[ "$(http_get http://10.200.0.2:8080/)" = hello-from-container ]
+	[ "$(http_get http://10.200.0.2:$PORT/)" = hello-from-container ]
 	[ "$RUNTIME_PID" = "$first" ]
 	wait_container
 	assert_host_unchanged
@@ -73,7 +85,7 @@ teardown() {
 	run --separate-stderr "$RUN" true
 	[ "$status" -eq 125 ]
 	[[ "$stderr" == *"--ip 10.200.0.2: 10.200.0.0/24 overlaps 10.200.0.1/24 on ws-10.200.0, a network this host already has (another container's); choose another --ip"* ]]
-	[ "$(http_get http://10.200.0.2:8080/)" = hello-from-container ]
+	[ "$(http_get http://10.200.0.2:$PORT/)" = hello-from-container ]
 	wait_container
 	assert_host_unchanged
 }

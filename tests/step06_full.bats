@@ -5,7 +5,14 @@
 
 load helpers
 
-RUN="$REPO/step06_full/run"
+# The program under test: STEP_BIN runs these tests against another build
+# (the previous step, tests/exercise/prev_step.sh; a learner's exercise copy,
+# make check-exercise).
+RUN="${STEP_BIN:-$REPO/step06_full/run}"
+
+# A name a learner could hard-code varies from run to run (derived from this
+# shell's PID: the same within a run, printed when a test fails).
+NAME=web-$(($$ % 1000)).example
 
 setup() {
 	require_root
@@ -24,9 +31,10 @@ setup() {
 
 @test "step06: --hostname sets another name" {
 	require_cgroup_v2
-	run --separate-stderr "$RUN" --hostname web-1.example cat /proc/sys/kernel/hostname
+	echo "chosen: --hostname $NAME"
+	run --separate-stderr "$RUN" --hostname "$NAME" cat /proc/sys/kernel/hostname
 	[ "$status" -eq 0 ]
-	[ "$output" = web-1.example ]
+	[ "$output" = "$NAME" ]
 }
 
 @test "step06: a bad --hostname exits 125 before the host is touched" {
@@ -54,7 +62,8 @@ setup() {
 
 @test "step06: the complete runtime: PID 1, own root, network, limits, hostname" {
 	require_cgroup_v2
-	run --separate-stderr "$RUN" --memory 48M --hostname full sh -c '
+	echo "chosen: --hostname $NAME"
+	run --separate-stderr "$RUN" --memory 48M --hostname "$NAME" sh -c '
 		echo "pid=$$"
 		echo "hostname=$(hostname)"
 		echo "cgroup=$(cat /proc/self/cgroup)"
@@ -63,7 +72,7 @@ setup() {
 		ps -o pid,comm; true'
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = pid=1 ]
-	[ "${lines[1]}" = hostname=full ]
+	[ "${lines[1]}" = "hostname=$NAME" ]
 	[ "${lines[2]}" = "cgroup=0::/" ]	# its own cgroup namespace
 	[ "${lines[3]}" = "inet 10.200.0.2/24" ]
 	[ "${lines[4]}" = ping=ok ]
