@@ -11,14 +11,19 @@
 #   ...
 #   == vm-part doc: status S, T s
 #
-#   tests/vm/suite.sh [--doc DOC_ONLY] [BATS_FILE...]
+#   tests/vm/suite.sh [--exercise] [--doc DOC_ONLY] [BATS_FILE...]
 #
-# Without --doc the document is not run; without files, bats is not. Exits 0
-# when every part passed, else 1.
+# Without --doc the document is not run; without files, bats is not;
+# --exercise adds the exercise mode's checks of steps 04-06
+# (tests/exercise/ci-vm.sh). Exits 0 when every part passed, else 1.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 
-doc=''
+doc='' exercise=''
+if [ "${1:-}" = --exercise ]; then
+	exercise=1
+	shift
+fi
 if [ "${1:-}" = --doc ]; then
 	doc=$2
 	shift 2
@@ -39,6 +44,9 @@ part() { # part NAME COMMAND...: run it, then print its status and time
 if (($#)); then
 	# signals.bats runs steps 01-03 in CI's native stage; here only 04-06.
 	part bats env WORKSHOP_CGROUP_STEPS_ONLY=1 bats -T "$@"
+fi
+if [ -n "$exercise" ]; then
+	part exercise tests/exercise/ci-vm.sh
 fi
 if [ -n "$doc" ]; then
 	part doc env DOC_ONLY="$doc" DOC_BLOCK_LINES=1 tests/doc/terminal.sh
