@@ -90,3 +90,20 @@ $(fence 1 ホスト 'false' 'true')"
 	grep -E '^ok +4\. sample: host state unchanged' <<<"$output"
 	grep -F 'a command of the block failed (and the document shows no output for it): 1: false' <<<"$output"
 }
+
+@test "doc rules: a block pasted into dash (sudo sh), which reads it line by line, shows its own output" {
+	require_root
+	command -v tmux >/dev/null || skip "tmux is not installed (make test installs it)"
+	sample dash "$(fence 2 'ホスト（この行で root の sh に入る）' 'sudo sh')
+$(fence 2 'root の sh' 'echo one' 'cat /proc/self/cgroup >/dev/null' 'echo two')
+<!-- output -->
+\`\`\`text
+one
+two
+\`\`\`
+
+$(fence 2 'root の sh（この行でホストに戻る）' 'exit')"
+	run env DOC_FILE="$doc" "$REPO/tests/doc/terminal.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}

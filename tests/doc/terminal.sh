@@ -245,9 +245,11 @@ set -g status off
 set -g default-size ${cols}x$rows
 EOF
 
+# No PS1 in the environment: an exported one would reach the shells that
+# sudo starts (sudo keeps PS1), which an attendee's do not get.
 shell_cmd() { # shell_cmd N: the command line of terminal N's shell
-	printf 'exec env -i %s %q setpriv --reuid=%q --regid=%q --init-groups bash --rcfile %q -i' \
-		"${term_env[*]@Q}" "PS1=doc-t$1\$ " "$attendee" "$attendee" "$tmp/bashrc"
+	printf 'exec env -i %s setpriv --reuid=%q --regid=%q --init-groups bash --rcfile %q -i' \
+		"${term_env[*]@Q}" "$attendee" "$attendee" "$tmp/bashrc"
 }
 
 declare -A PANE_PID=() # per terminal: its shell's PID
@@ -484,12 +486,25 @@ block_finish() {
 	fi
 	# The echo of the pasted lines, in their order: a line that is the
 	# command itself, or a prompt ("# ", "$ ", "> ") and the command.
+	# A shell that reads a paste line by line (dash, busybox sh) prints its
+	# prompt before each line it reads, and a line echoed already at paste
+	# time has its output right after that prompt: the prompt, taken from
+	# the first echo, comes off the start of an output line.
 	mapfile -t cmds <<<"${B_TEXT[i]}"
 	U_OUT='' U_ERRS=''
+	local prompt='' bare
 	for line in "${shown[@]}"; do
 		while ((p < ${#cmds[@]})) && [ -z "${cmds[p]// /}" ]; do p=$((p + 1)); done
 		c=${cmds[p]:-}
 		c=${c%"${c##*[![:space:]]}"}
+		if ((p == 0)) && [ -n "$c" ] && [[ $line == *'# '"$c" || $line == *'$ '"$c" ]]; then
+			prompt=${line%"$c"}
+		fi
+		if [ -n "$prompt" ] && ((p > 0)); then
+			bare=${prompt%"${prompt##*[![:space:]]}"}
+			[ "$line" != "$bare" ] || continue
+			while [[ $line == "$prompt"* && $line != "$prompt$c" ]]; do line=${line#"$prompt"}; done
+		fi
 		if ((p < ${#cmds[@]})) && { [ "$line" = "$c" ] || [[ $line == *'# '"$c" || $line == *'$ '"$c" || $line == *'> '"$c" ]]; }; then
 			p=$((p + 1))
 		elif [[ $line =~ ^__doc_err\ ([0-9]+:\ .*)$ ]]; then
