@@ -9,8 +9,8 @@
 #                                      static checks; make test-doc runs
 #                                      that in the cgroup v2 VM)
 #
-# Environment: DOC_LINE_TIMEOUT (seconds a line may take; default 30, in the
-# VM 90: TCG is slow and podman slower), DOC_SETTLE (seconds of a quiet
+# Environment: DOC_LINE_TIMEOUT (seconds a block may take; default 30, in the
+# VM 240: TCG is slow and podman slower), DOC_SETTLE (seconds of a quiet
 # screen after which a line still running is taken to wait for the other
 # terminal, default 8: longer than the document's own waits), DOC_ONLY (regex of
 # chapter numbers to run, e.g. '^[58]\.': the rest is not run, and counted
@@ -27,7 +27,7 @@ source "$here/lib.bash"
 source "$here/../cgroup_v2.bash"
 
 in_vm=${WORKSHOP_TEST_VM:-}
-LINE_TIMEOUT=${DOC_LINE_TIMEOUT:-$([ -n "$in_vm" ] && echo 90 || echo 30)}
+LINE_TIMEOUT=${DOC_LINE_TIMEOUT:-$([ -n "$in_vm" ] && echo 240 || echo 30)}
 SETTLE=${DOC_SETTLE:-8}
 ONLY=${DOC_ONLY:-}
 VERBOSE=${DOC_VERBOSE:-}
