@@ -113,8 +113,7 @@ test-doc:
 # VM boot (tests/vm/suite.sh): the bats files that test steps 04-06, or whose
 # tests or the code they test take another path with cgroup v2 (faults.bats
 # runs step06 there, step03 elsewhere; signals.bats adds steps 04-06 there;
-# bench, doctor and reset look at the cgroup setup), the exercise mode's checks of steps 04-06
-# (tests/exercise/ci-vm.sh), then the document's chapters that a native run on this host
+# bench, doctor and reset look at the cgroup setup), then the document's chapters that a native run on this host
 # skips (tests/doc/terminal.sh --vm-chapters), each whole. The other bats
 # files pass natively as well. .ci/run checks that every test and every
 # section of the document ran unskipped in one place at least.
@@ -125,7 +124,7 @@ test-ci-vm:
 	@infra/packages.sh install --label "make $@" test-vm test-doc
 	@$(MAKE) --no-print-directory .prereqs-test
 	doc=$$(tests/doc/terminal.sh --vm-chapters) && \
-	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh tests/vm/suite.sh --exercise --doc "$$doc" $(VM_CI_TESTS)
+	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh tests/vm/suite.sh --doc "$$doc" $(VM_CI_TESTS)
 
 status:
 	@infra/reset.sh --status

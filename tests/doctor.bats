@@ -200,13 +200,17 @@ fake_uname() {
 }
 
 # A PATH with every command of /usr/bin but the ones named.
+# (One ln for all: an ln per command took 6 minutes in the TCG VM, where
+# every exec costs.)
 path_without() {
-	local dir="$BATS_TEST_TMPDIR/path" f
+	local dir="$BATS_TEST_TMPDIR/path" f more=()
 	mkdir -p "$dir"
-	for f in /usr/bin/* /usr/local/bin/*; do
-		case " $* " in *" ${f##*/} "*) continue ;; esac
-		[ -e "$dir/${f##*/}" ] || ln -s "$f" "$dir/${f##*/}"
+	ln -s -t "$dir" /usr/bin/*
+	for f in /usr/local/bin/*; do
+		[ -e "$f" ] && [ ! -e "$dir/${f##*/}" ] && [ ! -L "$dir/${f##*/}" ] && more+=("$f")
 	done
+	((${#more[@]} == 0)) || ln -s -t "$dir" "${more[@]}"
+	rm -f "${@/#/$dir/}"
 	echo "$dir"
 }
 
