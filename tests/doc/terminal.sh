@@ -821,6 +821,15 @@ check_block() {
 		done <<<"$U_ERRS"
 		U_ERRS=$kept
 	fi
+	# A shell the document started returns the status of its last command
+	# when an exit leaves it: not a failure of the line that started it.
+	if [ -n "$U_ERRS" ]; then
+		local e2 kept2=''
+		while IFS= read -r e2; do
+			doc_starts_shell "${e2#*: }" || kept2+=${kept2:+$'\n'}$e2
+		done <<<"$U_ERRS"
+		U_ERRS=$kept2
+	fi
 	if [ -n "$U_ERRS" ] && [ -z "$exp" ]; then
 		fail_at "$line" "a command of the block failed (and the document shows no output for it): ${U_ERRS//$'\n'/; }" \
 			"${U_OUT:-(no output)}"
