@@ -110,15 +110,15 @@ test-doc:
 	tests/vm/run-in-vm.sh tests/doc/run.sh
 
 # What .ci/run adds to the native runs (make test, tests/doc/run.sh), in one
-# VM boot (tests/vm/suite.sh): the bats files that test steps 04-06, or whose
-# tests or the code they test take another path with cgroup v2 (faults.bats
-# runs step06 there, step03 elsewhere; signals.bats adds steps 04-06 there;
-# bench, doctor and reset look at the cgroup setup), then the document's chapters that a native run on this host
-# skips (tests/doc/terminal.sh --vm-chapters), each whole. The other bats
-# files pass natively as well. .ci/run checks that every test and every
+# VM boot (tests/vm/suite.sh): the tests tagged vm (`# bats file_tags=vm` or
+# `test_tags=vm`): those that need cgroup v2, and those whose code takes
+# another path with it (faults.bats runs step06 there, step03 elsewhere;
+# signals.bats adds steps 04-06 there; bench, doctor and reset tests that
+# look at the cgroup setup); then the document's chapters that a native run
+# on this host skips (tests/doc/terminal.sh --vm-chapters), each whole. Every
+# other test passes natively. .ci/run checks that every test and every
 # section of the document ran unskipped in one place at least.
-VM_CI_TESTS = tests/bench.bats tests/doctor.bats tests/faults.bats tests/reset.bats tests/signals.bats \
-	tests/step04_cgroup.bats tests/step05_veth.bats tests/step06_full.bats
+VM_CI_TESTS = --filter-tags vm $(VM_TESTS)
 .PHONY: test-ci-vm
 test-ci-vm:
 	@infra/packages.sh install --label "make $@" test-vm test-doc

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # infra/bench.sh (make bench): a smoke run with one round prints the table,
 # measures every step this host can run, and leaves nothing behind.
+# The first test is tagged vm: the cgroup v2 VM measures steps 04-06 with it.
 # shellcheck disable=SC2154
 
 load helpers
@@ -10,6 +11,7 @@ setup() {
 	snapshot_host
 }
 
+# bats test_tags=vm
 @test "bench: one round prints a row for every step and the references" {
 	run --separate-stderr "$REPO/infra/bench.sh" -n 1
 	[ "$status" -eq 0 ]

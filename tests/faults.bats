@@ -6,6 +6,9 @@
 # Commands for the container are single-quoted on purpose; bats's run sets $stderr.
 # shellcheck disable=SC2016,SC2154
 
+# The cgroup v2 VM runs this whole file, with step06 (bats tag vm, make test-ci-vm).
+# bats file_tags=vm
+
 load helpers
 
 setup() {

@@ -4,6 +4,9 @@
 # Commands for the container are single-quoted on purpose; bats's run sets $stderr.
 # shellcheck disable=SC2016,SC2154
 
+# The cgroup v2 VM runs this whole file (bats tag vm, make test-ci-vm).
+# bats file_tags=vm
+
 load helpers
 
 # The program under test: STEP_BIN runs these tests against another build

@@ -11,9 +11,10 @@
 #   ...
 #   == vm-part doc: status S, T s
 #
-#   tests/vm/suite.sh [--exercise] [--doc DOC_ONLY] [BATS_FILE...]
+#   tests/vm/suite.sh [--exercise] [--doc DOC_ONLY] [BATS_ARG...]
 #
-# Without --doc the document is not run; without files, bats is not;
+# Without --doc the document is not run; without BATS_ARGs (files, and
+# options such as --filter-tags vm), bats is not;
 # --exercise adds the exercise mode's checks of steps 04-06
 # (tests/exercise/ci-vm.sh). Exits 0 when every part passed, else 1.
 set -uo pipefail
