@@ -5,16 +5,13 @@
 # tests/exercise/ci-vm.sh, in the cgroup v2 VM. Prints each part's wall time.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/exercise/lib.bash
+source "$here/lib.bash"
 rc=0
-part() {
-	local start=${EPOCHREALTIME/./} status=0
-	"$@" || status=$?
-	[ "$status" -eq 0 ] || rc=1
-	echo "== ${*#"$here"/}: $( ((status == 0)) && echo ok || echo FAILED) in $(( (${EPOCHREALTIME/./} - start) / 1000 )) ms"
-}
 start=${EPOCHREALTIME/./}
-for step in 01 02 03; do part "$here/prev_step.sh" "$step"; done
-for step in 01 02 03; do part "$here/guard.sh" "$step"; done
-part "$here/fill_to_green.sh" 02
+for step in 01 02 03; do ci_part "$here/prev_step.sh" "$step"; done
+for step in 01 02 03; do ci_part "$here/guard.sh" "$step"; done
+ci_part "$here/fill_to_green.sh" 02
 echo "== exercise checks (native): $( ((rc == 0)) && echo ok || echo FAILED) in $(( (${EPOCHREALTIME/./} - start) / 1000000 )) s"
 exit "$rc"

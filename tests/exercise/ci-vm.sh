@@ -8,17 +8,14 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [ -n "${WORKSHOP_TEST_VM:-}" ] || echo "note: not in the test VM: tests that need cgroup v2 skip (not checked here)"
+REPO=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/exercise/lib.bash
+source "$here/lib.bash"
 rc=0
-part() {
-	local start=${EPOCHREALTIME/./} status=0
-	"$@" || status=$?
-	[ "$status" -eq 0 ] || rc=1
-	echo "== ${*#"$here"/}: $( ((status == 0)) && echo ok || echo FAILED) in $(( (${EPOCHREALTIME/./} - start) / 1000 )) ms"
-}
 start=${EPOCHREALTIME/./}
 only=--exercise-only
 [ "${GUARD_REAL:-}" != 1 ] || only=
-for step in 04 05 06; do part "$here/prev_step.sh" "$step"; done
-for step in 04 05 06; do part "$here/guard.sh" "$step" $only; done
+for step in 04 05 06; do ci_part "$here/prev_step.sh" "$step"; done
+for step in 04 05 06; do ci_part "$here/guard.sh" "$step" $only; done
 echo "== exercise checks (VM): $( ((rc == 0)) && echo ok || echo FAILED) in $(( (${EPOCHREALTIME/./} - start) / 1000000 )) s"
 exit "$rc"

@@ -25,3 +25,13 @@ tap_block() {
 		/^(not )?ok [0-9]+ / { show = 0; t = $0; sub(/^(not )?ok [0-9]+ /, "", t); if (t == name) show = 1; next }
 		show && /^#/ { print "    " $0 }' "$1"
 }
+
+# ci_part COMMAND...: run one part of a CI script, print its status and wall
+# time, and set rc=1 (the caller's) when it failed; $here is taken off its name.
+ci_part() {
+	local start=${EPOCHREALTIME/./} status=0
+	"$@" || status=$?
+	# shellcheck disable=SC2034 # (the caller's rc)
+	[ "$status" -eq 0 ] || rc=1
+	echo "== ${*#"$here"/}: $( ((status == 0)) && echo ok || echo FAILED) in $(( (${EPOCHREALTIME/./} - start) / 1000 )) ms"
+}
