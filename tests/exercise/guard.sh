@@ -58,8 +58,14 @@ for cc in gcc clang; do
 done
 # Where the step looks for rootfs/ from its own path (.../stepNN_x/run).
 ln -s "$REPO/rootfs" "$work/rootfs"
-"${CC:-cc}" -O2 -g -Wall -Wextra -Werror -o "$copy/run" "$copy/main.c" ||
-	{ echo "BAD  the exercise copy did not build"; exit 1; }
+# The gcc build above is the program under test (a compile costs seconds in
+# the VM); without gcc, cc builds it.
+if [ -x "$work/run-gcc" ]; then
+	cp "$work/run-gcc" "$copy/run"
+else
+	"${CC:-cc}" -O2 -g -Wall -Wextra -Werror -o "$copy/run" "$copy/main.c" ||
+		{ echo "BAD  the exercise copy did not build"; exit 1; }
+fi
 status=0
 "$copy/run" true 2>"$work/stderr" || status=$?
 if [ "$status" -ne 125 ] || ! grep -q 'TODO: .* is not written yet' "$work/stderr"; then
@@ -67,11 +73,16 @@ if [ "$status" -ne 125 ] || ! grep -q 'TODO: .* is not written yet' "$work/stder
 else
 	echo "ok   the fresh exercise fails loudly: $(head -n 1 "$work/stderr")"
 fi
-STEP_BIN=$copy/run bats --tap "tests/$step.bats" >"$work/exercise.tap" 2>&1 || true
 # The listed tests, but those marked [early] (the copy keeps that code).
 mapfile -t expected < <(awk -v p="step$n: " '
 	/^[^ \t#]/ { name = index($0, p) == 1 ? $0 : ""; next }
 	name != "" && /^[ \t]/ { if ($0 !~ /^[ \t]+\[early\]/) print name; name = "" }' tests/prev_step_failures.txt)
+[ ${#expected[@]} -gt 0 ] || { echo "BAD  tests/prev_step_failures.txt lists no test for $step"; exit 1; }
+# Only those run against the copy (bats -f with their names, quoted as a
+# regex): the others are not checked here, and each costs seconds in the VM.
+# shellcheck disable=SC2016 # (a sed script)
+filter=$(printf '%s\n' "${expected[@]}" | sed 's/[][\.*^$()+?{}|]/\\&/g' | paste -sd '|')
+STEP_BIN=$copy/run bats --tap -f "^($filter)\$" "tests/$step.bats" >"$work/exercise.tap" 2>&1 || true
 declare -A result=()
 while read -r r name; do result[$name]=$r; done < <(bats_results "$work/exercise.tap")
 [ ${#result[@]} -gt 0 ] || { bad=$((bad + 1)); echo "BAD  no test ran against the exercise:"; cat "$work/exercise.tap"; }
