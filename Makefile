@@ -114,7 +114,8 @@ test-doc:
 # `test_tags=vm`): those that need cgroup v2, and those whose code takes
 # another path with it (faults.bats runs step06 there, step03 elsewhere;
 # signals.bats adds steps 04-06 there; bench, doctor and reset tests that
-# look at the cgroup setup); then the document's chapters that a native run
+# look at the cgroup setup); the exercise mode's checks of steps 04-06
+# (tests/exercise/ci-vm.sh); then the document's chapters that a native run
 # on this host skips (tests/doc/terminal.sh --vm-chapters), each whole. Every
 # other test passes natively. .ci/run checks that every test and every
 # section of the document ran unskipped in one place at least.
@@ -124,7 +125,7 @@ test-ci-vm:
 	@infra/packages.sh install --label "make $@" test-vm test-doc
 	@$(MAKE) --no-print-directory .prereqs-test
 	doc=$$(tests/doc/terminal.sh --vm-chapters) && \
-	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh tests/vm/suite.sh --doc "$$doc" $(VM_CI_TESTS)
+	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh tests/vm/suite.sh --exercise --doc "$$doc" $(VM_CI_TESTS)
 
 status:
 	@infra/reset.sh --status
