@@ -11,10 +11,10 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 
-[ $# -eq 3 ] && [[ $1 =~ ^[1-9][0-9]*$ ]] || {
+if [ $# -ne 3 ] || [[ ! $1 =~ ^[1-9][0-9]*$ ]]; then
 	echo "usage: $0 N REGEX FILE" >&2
 	exit 2
-}
+fi
 n=$1 regex=$2 file=$3
 failed=0
 for ((i = 1; i <= n; i++)); do
