@@ -709,7 +709,7 @@ restore_root_history() {
 doc_name=${DOC_FILE#"$DOC_REPO"/}
 n_blocks=0 n_lines=0 n_outputs=0 n_skipped=0 n_unselected=0 n_failed=0
 ran_at=() skipped_at=() # document lines of the term blocks run and skipped
-sec_name='' sec_blocks=0 sec_lines=0 sec_outputs=0 sec_fail=() sec_skip=''
+sec_name='' sec_blocks=0 sec_lines=0 sec_outputs=0 sec_fail=() sec_skip='' sec_t0=0
 
 # A section's display name: numbered headings as they are, the others
 # ("確認方法 / 期待される結果") after their chapter's number.
@@ -746,7 +746,7 @@ plural() { # plural N WORD: "1 block", "2 blocks"
 section_end() {
 	[ -n "$sec_name" ] || return 0
 	local counts f
-	counts="$(plural "$sec_blocks" block), $(plural "$sec_lines" line), $(plural "$sec_outputs" output)"
+	counts="$(plural "$sec_blocks" block), $(plural "$sec_lines" line), $(plural "$sec_outputs" output); $((SECONDS - sec_t0)) s"
 	if [ -n "$sec_skip" ] && ((sec_blocks == 0)); then
 		printf 'skip  %s: %s\n' "$sec_name" "$sec_skip"
 	elif ((${#sec_fail[@]})); then
@@ -1051,7 +1051,7 @@ for ((i = 0; i < DOC_NBLOCKS; i++)); do
 			fi
 		done
 		section_end
-		sec_name=$label
+		sec_name=$label sec_t0=$SECONDS
 	fi
 	[ "${B_KIND[i]}" = term ] || continue
 	if [ -z "$chap_skip" ] && [ -z "$in_vm" ]; then
