@@ -185,7 +185,9 @@ state_of() {
 	for step in "${STEPS[@]}"; do
 		type_line "clear; $REPO/$step/run"
 		type_line "echo \"$step inside as \$\$\""
-		screen_shows "^$step inside as 1$"
+		# Typed before the container's shell has started, the line shows
+		# as the terminal echoed it, and the output follows the prompt.
+		screen_shows "(^|# )$step inside as 1$"
 		type_line 'exit'
 		type_line "echo \"$step status \$?\""
 		screen_shows "^$step status 0$"
