@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -58,7 +59,7 @@
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define CGROUP_PARENT CGROUP_ROOT "/workshop"	/* every container's cgroup, and never a process */
-#define CGROUP_PREFIX "ws-"	/* CGROUP_PARENT/ws-<runtime PID>; make reset finds these */
+#define CGROUP_PREFIX "ws-"	/* CGROUP_PARENT/ws-<runtime PID>-<random>; make reset finds these */
 #define CPU_PERIOD_US 100000	/* cpu.max: quota per 100 ms period */
 #define PID_MAX_LIMIT (4 * 1024 * 1024)	/* the most PIDs a 64-bit kernel has (linux/threads.h) */
 
@@ -892,7 +893,7 @@ static void set_limit(const char *file, const char *value)
 }
 
 /* A cgroup has the controllers' files only if its parent enables them in
- * its cgroup.subtree_control: the root for workshop, workshop for ws-<PID>.
+ * its cgroup.subtree_control: the root for workshop, workshop for ws-*.
  * While workshop enables a controller, the kernel refuses (EBUSY) to disable
  * it at the root, so systemd, which rewrites the root's subtree_control on
  * a reload, cannot take cpu.max away from a running container. Returns -1
@@ -991,26 +992,29 @@ static void remove_cgroup(void)
 		fprintf(stderr, STEP_NAME ": remove %s: %s\n", CGROUP_PARENT, strerror(errno));
 }
 
-/* The container's cgroup, CGROUP_PARENT/ws-<runtime PID>, with its limits. */
+/* The container's cgroup, CGROUP_PARENT/ws-<runtime PID>-<random>, with its
+ * limits. The PID alone is not unique: a run in another PID namespace can
+ * have the same one. A cgroup that is there already is another run's, live
+ * or not, and never ours to kill or remove: we take another name. */
 static void create_cgroup(struct container *c)
 {
 	char value[64];
+	unsigned int random_part;
 
-	snprintf(cgroup_dir, sizeof cgroup_dir, "%s/%s%d", CGROUP_PARENT, CGROUP_PREFIX, (int)getpid());
 	for (int tries = 1;; tries++) {
+		if (getrandom(&random_part, sizeof random_part, 0) != sizeof random_part)
+			fail(EXIT_RUNTIME_FAILED, "getrandom: %s", strerror(errno));
+		snprintf(cgroup_dir, sizeof cgroup_dir, "%s/%s%d-%08x", CGROUP_PARENT, CGROUP_PREFIX, (int)getpid(), random_part);
 		if (enable_controllers(CGROUP_ROOT) < 0)
 			fail(EXIT_RUNTIME_FAILED, "%s: %s", CGROUP_ROOT, strerror(errno));
 		if (mkdir(CGROUP_PARENT, 0755) < 0 && errno != EEXIST)
 			fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", CGROUP_PARENT, strerror(errno));
 		if (enable_controllers(CGROUP_PARENT) == 0 && mkdir(cgroup_dir, 0755) == 0)
 			break;
-		/* ENOENT: a run that left workshop empty removed it meanwhile: again. */
+		/* ENOENT: a run that left workshop empty removed it meanwhile: again.
+		 * EEXIST: another run's name: again, with another random part. */
 		if ((errno != ENOENT && errno != EEXIST) || tries == 10)
 			fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", cgroup_dir, strerror(errno));
-		if (errno == EEXIST) {	/* named after our PID: its run was killed */
-			fprintf(stderr, STEP_NAME ": removing %s, left by a run that was killed\n", cgroup_dir);
-			remove_cgroup_tree(cgroup_dir);
-		}
 	}
 	if (atexit(remove_cgroup) != 0)
 		fail(EXIT_RUNTIME_FAILED, "atexit: cannot register the cgroup's removal");
