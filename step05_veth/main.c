@@ -59,6 +59,11 @@
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define CGROUP_PARENT CGROUP_ROOT "/workshop"	/* every container's cgroup, and never a process */
 #define CGROUP_PREFIX "ws-"	/* CGROUP_PARENT/ws-<runtime PID>-<random>; make reset finds these */
+/* What the container (root: it can mount cgroup2) may make below its own
+ * cgroup: a few levels as a nested runtime or systemd makes, and a tree
+ * small enough to remove at exit in a moment. */
+#define CGROUP_MAX_DEPTH "16"
+#define CGROUP_MAX_DESCENDANTS "256"
 #define CPU_PERIOD_US 100000	/* cpu.max: quota per 100 ms period */
 #define PID_MAX_LIMIT (4 * 1024 * 1024)	/* the most PIDs a 64-bit kernel has (linux/threads.h) */
 
@@ -911,24 +916,29 @@ static void wait_until_empty(const char *dir)
 	close(changed.fd);
 }
 
-/* rmdir dir after every cgroup below it, deepest first: the container is
- * root, so it can mount cgroup2 and make cgroups of its own in there, and
- * rmdir refuses a cgroup that has children. */
-static int remove_tree(const char *dir)
+/* rmdir name (in the directory at_fd) after every cgroup below it, deepest
+ * first: the container is root, so it can mount cgroup2 and make cgroups of
+ * its own in there, and rmdir refuses a cgroup that has children. Relative
+ * to directory fds, so no path grows with the depth. A child that stays
+ * makes the rmdir of its parent fail (EBUSY), which the caller retries. */
+static int remove_tree(int at_fd, const char *name)
 {
-	char path[PATH_MAX];
 	struct dirent *entry;
-	DIR *stream = opendir(dir);
+	DIR *stream;
+	int fd = openat(at_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (stream == NULL)
+	if (fd < 0)
 		return -1;
+	stream = fdopendir(fd);
+	if (stream == NULL) {
+		close(fd);
+		return -1;
+	}
 	while ((entry = readdir(stream)) != NULL)
-		if (entry->d_type == DT_DIR && strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
-			snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
-			remove_tree(path);
-		}
+		if (entry->d_type == DT_DIR && strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+			remove_tree(dirfd(stream), entry->d_name);
 	closedir(stream);
-	return rmdir(dir);
+	return unlinkat(at_fd, name, AT_REMOVEDIR);
 }
 
 /* Kill whatever is left in cgroup dir and below (cgroup.kill takes the
@@ -939,7 +949,7 @@ static void remove_cgroup_tree(const char *dir)
 	if (write_file(dir, "cgroup.kill", "1") < 0 && errno != ENOENT)
 		fprintf(stderr, STEP_NAME ": write %s/cgroup.kill: %s\n", dir, strerror(errno));
 	wait_until_empty(dir);
-	for (int tries = 0; remove_tree(dir) < 0; tries++) {
+	for (int tries = 0; remove_tree(AT_FDCWD, dir) < 0; tries++) {
 		if (errno == ENOENT)
 			return;		/* already gone */
 		if (errno != EBUSY || tries == 20) {
@@ -988,6 +998,8 @@ static void create_cgroup(struct container *c)
 	c->cgroup_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->cgroup_fd < 0)
 		fail(EXIT_RUNTIME_FAILED, "open %s: %s", cgroup_dir, strerror(errno));
+	set_limit("cgroup.max.depth", CGROUP_MAX_DEPTH);
+	set_limit("cgroup.max.descendants", CGROUP_MAX_DESCENDANTS);
 	snprintf(value, sizeof value, "%lld", c->memory);
 	set_limit("memory.max", value);
 	/* Without swap the OOM killer acts at memory.max instead of swapping. */

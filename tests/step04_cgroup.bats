@@ -242,3 +242,25 @@ teardown() {
 	[ "$status" -eq 137 ]	# sleep ignores SIGTERM as PID 1: SIGKILL after the grace period
 	assert_host_unchanged
 }
+
+@test "step04: the container can make cgroups only so deep and so many below its own; none is left" {
+	require_cgroup_v2
+	local opts
+	# The host's own options, as in the test above.
+	opts=$(findmnt -no FS-OPTIONS /sys/fs/cgroup)
+	run --separate-stderr "$RUN" sh -c '
+		cg=$(cut -d: -f3 /proc/self/cgroup)
+		case $cg in /workshop/ws-*) ;; *) echo "in $cg: not a cgroup of its own" >&2; exit 1 ;; esac
+		mount -t cgroup2 -o "$1" none /mnt && cd "/mnt$cg" || exit 1
+		depth=0
+		while [ $depth -lt 100 ] && mkdir d 2>/dev/null && cd d; do depth=$((depth + 1)); done
+		cd "/mnt$cg" || exit 1
+		wide=0
+		while [ $wide -lt 1000 ] && mkdir w$wide 2>/dev/null; do wide=$((wide + 1)); done
+		echo "$depth deep, $((depth + wide)) in all"' sh "$opts"
+	echo "$status: $output $stderr"
+	[ "$status" -eq 0 ] && [ -z "$stderr" ]
+	# cgroup.max.depth and cgroup.max.descendants of its cgroup.
+	[ "$output" = "16 deep, 256 in all" ]
+	assert_host_unchanged
+}
