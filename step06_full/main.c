@@ -974,13 +974,71 @@ static int remove_tree(int at_fd, const char *name)
 	return unlinkat(at_fd, name, AT_REMOVEDIR);
 }
 
+/* SIGKILL every process in cgroup name (in the directory at_fd) and below;
+ * returns how many there were. */
+static int kill_tree(int at_fd, const char *name)
+{
+	struct dirent *entry;
+	DIR *stream;
+	FILE *procs;
+	int fd, pid, found = 0;
+
+	fd = openat(at_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* gone meanwhile */
+	stream = fdopendir(fd);
+	if (stream == NULL) {
+		fprintf(stderr, STEP_NAME ": fdopendir %s: %s\n", name, strerror(errno));
+		close(fd);
+		return 0;
+	}
+	fd = openat(dirfd(stream), "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	procs = fd < 0 ? NULL : fdopen(fd, "r");
+	if (procs == NULL && errno != ENOENT)
+		fprintf(stderr, STEP_NAME ": read %s/cgroup.procs: %s\n", name, strerror(errno));
+	if (procs == NULL && fd >= 0)
+		close(fd);
+	while (procs != NULL && fscanf(procs, "%d", &pid) == 1) {
+		found++;
+		if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+			fprintf(stderr, STEP_NAME ": kill %d in %s: %s\n", pid, name, strerror(errno));
+	}
+	if (procs != NULL)
+		fclose(procs);
+	while ((entry = readdir(stream)) != NULL)
+		if (entry->d_type == DT_DIR && strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+			found += kill_tree(dirfd(stream), entry->d_name);
+	closedir(stream);
+	return found;
+}
+
+/* Without cgroup.kill (kernels before 5.14), SIGKILL the processes of
+ * cgroup dir and below one by one, again while any is left, as make reset
+ * does (bounded: 50 rounds of 0.1 s). Frozen first, no process forks or
+ * exits on its own meanwhile, so a PID read from cgroup.procs is not reused
+ * by another process before its kill. */
+static void kill_cgroup_procs(const char *dir)
+{
+	const struct timespec pause = { 0, 100 * 1000 * 1000 };
+
+	if (write_file(dir, "cgroup.freeze", "1") < 0 && errno != ENOENT)
+		fprintf(stderr, STEP_NAME ": write 1 to %s/cgroup.freeze: %s\n", dir, strerror(errno));
+	for (int tries = 0; tries < 50 && kill_tree(AT_FDCWD, dir) > 0; tries++)
+		if (nanosleep(&pause, NULL) < 0 && errno != EINTR)
+			fprintf(stderr, STEP_NAME ": nanosleep: %s\n", strerror(errno));
+}
+
 /* Kill whatever is left in cgroup dir and below (cgroup.kill takes the
  * whole subtree), then remove it. This runs at exit, so it warns instead of
  * failing. */
 static void remove_cgroup_tree(const char *dir)
 {
-	if (write_file(dir, "cgroup.kill", "1") < 0 && errno != ENOENT)
-		fprintf(stderr, STEP_NAME ": write %s/cgroup.kill: %s\n", dir, strerror(errno));
+	if (write_file(dir, "cgroup.kill", "1") < 0) {
+		if (errno != ENOENT)
+			fprintf(stderr, STEP_NAME ": write %s/cgroup.kill: %s\n", dir, strerror(errno));
+		else if (access(dir, F_OK) == 0)
+			kill_cgroup_procs(dir);	/* dir is there, cgroup.kill is not: before 5.14 */
+	}
 	wait_until_empty(dir);
 	for (int tries = 0; remove_tree(AT_FDCWD, dir) < 0; tries++) {
 		if (errno == ENOENT)
