@@ -150,7 +150,8 @@ if [ "$(stat -f -c %T "$cgroup_root" 2>/dev/null)" = cgroup2fs ]; then
 		found "$chapter" "cgroup $top"
 		[ "$status_only" -eq 0 ] || continue
 		killed_cgroup=1
-		# Children first: a container may have made cgroups of its own below.
+		# Children first: a container may have made cgroups of its own below
+		# (at most 16 levels, the runtime's cgroup.max.depth: full paths stay short).
 		while read -r cg; do
 			remove_cgroup "$cg"
 		done < <(find "$top" -depth -type d 2>/dev/null)

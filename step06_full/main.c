@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -58,7 +59,12 @@
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define CGROUP_PARENT CGROUP_ROOT "/workshop"	/* every container's cgroup, and never a process */
-#define CGROUP_PREFIX "ws-"	/* CGROUP_PARENT/ws-<runtime PID>; make reset finds these */
+#define CGROUP_PREFIX "ws-"	/* CGROUP_PARENT/ws-<runtime PID>-<random>; make reset finds these */
+/* What the container (root: it can mount cgroup2) may make below its own
+ * cgroup: a few levels as a nested runtime or systemd makes, and a tree
+ * small enough to remove at exit in a moment. */
+#define CGROUP_MAX_DEPTH "16"
+#define CGROUP_MAX_DESCENDANTS "256"
 #define CPU_PERIOD_US 100000	/* cpu.max: quota per 100 ms period */
 #define PID_MAX_LIMIT (4 * 1024 * 1024)	/* the most PIDs a 64-bit kernel has (linux/threads.h) */
 
@@ -892,7 +898,7 @@ static void set_limit(const char *file, const char *value)
 }
 
 /* A cgroup has the controllers' files only if its parent enables them in
- * its cgroup.subtree_control: the root for workshop, workshop for ws-<PID>.
+ * its cgroup.subtree_control: the root for workshop, workshop for ws-*.
  * While workshop enables a controller, the kernel refuses (EBUSY) to disable
  * it at the root, so systemd, which rewrites the root's subtree_control on
  * a reload, cannot take cpu.max away from a running container. Returns -1
@@ -943,24 +949,83 @@ static void wait_until_empty(const char *dir)
 	close(changed.fd);
 }
 
-/* rmdir dir after every cgroup below it, deepest first: the container is
- * root, so it can mount cgroup2 and make cgroups of its own in there, and
- * rmdir refuses a cgroup that has children. */
-static int remove_tree(const char *dir)
+/* rmdir name (in the directory at_fd) after every cgroup below it, deepest
+ * first: the container is root, so it can mount cgroup2 and make cgroups of
+ * its own in there, and rmdir refuses a cgroup that has children. Relative
+ * to directory fds, so no path grows with the depth. A child that stays
+ * makes the rmdir of its parent fail (EBUSY), which the caller retries. */
+static int remove_tree(int at_fd, const char *name)
 {
-	char path[PATH_MAX];
 	struct dirent *entry;
-	DIR *stream = opendir(dir);
+	DIR *stream;
+	int fd = openat(at_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (stream == NULL)
+	if (fd < 0)
 		return -1;
+	stream = fdopendir(fd);
+	if (stream == NULL) {
+		close(fd);
+		return -1;
+	}
 	while ((entry = readdir(stream)) != NULL)
-		if (entry->d_type == DT_DIR && strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
-			snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
-			remove_tree(path);
-		}
+		if (entry->d_type == DT_DIR && strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+			remove_tree(dirfd(stream), entry->d_name);
 	closedir(stream);
-	return rmdir(dir);
+	return unlinkat(at_fd, name, AT_REMOVEDIR);
+}
+
+/* SIGKILL every process in cgroup name (in the directory at_fd) and below;
+ * returns how many there were. */
+static int kill_tree(int at_fd, const char *name)
+{
+	struct dirent *entry;
+	DIR *stream;
+	FILE *procs;
+	int fd, pid, found = 0;
+
+	fd = openat(at_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* gone meanwhile */
+	stream = fdopendir(fd);
+	if (stream == NULL) {
+		fprintf(stderr, STEP_NAME ": fdopendir %s: %s\n", name, strerror(errno));
+		close(fd);
+		return 0;
+	}
+	fd = openat(dirfd(stream), "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	procs = fd < 0 ? NULL : fdopen(fd, "r");
+	if (procs == NULL && errno != ENOENT)
+		fprintf(stderr, STEP_NAME ": read %s/cgroup.procs: %s\n", name, strerror(errno));
+	if (procs == NULL && fd >= 0)
+		close(fd);
+	while (procs != NULL && fscanf(procs, "%d", &pid) == 1) {
+		found++;
+		if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+			fprintf(stderr, STEP_NAME ": kill %d in %s: %s\n", pid, name, strerror(errno));
+	}
+	if (procs != NULL)
+		fclose(procs);
+	while ((entry = readdir(stream)) != NULL)
+		if (entry->d_type == DT_DIR && strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+			found += kill_tree(dirfd(stream), entry->d_name);
+	closedir(stream);
+	return found;
+}
+
+/* Without cgroup.kill (kernels before 5.14), SIGKILL the processes of
+ * cgroup dir and below one by one, again while any is left, as make reset
+ * does (bounded: 50 rounds of 0.1 s). Frozen first, no process forks or
+ * exits on its own meanwhile, so a PID read from cgroup.procs is not reused
+ * by another process before its kill. */
+static void kill_cgroup_procs(const char *dir)
+{
+	const struct timespec pause = { 0, 100 * 1000 * 1000 };
+
+	if (write_file(dir, "cgroup.freeze", "1") < 0 && errno != ENOENT)
+		fprintf(stderr, STEP_NAME ": write 1 to %s/cgroup.freeze: %s\n", dir, strerror(errno));
+	for (int tries = 0; tries < 50 && kill_tree(AT_FDCWD, dir) > 0; tries++)
+		if (nanosleep(&pause, NULL) < 0 && errno != EINTR)
+			fprintf(stderr, STEP_NAME ": nanosleep: %s\n", strerror(errno));
 }
 
 /* Kill whatever is left in cgroup dir and below (cgroup.kill takes the
@@ -968,10 +1033,14 @@ static int remove_tree(const char *dir)
  * failing. */
 static void remove_cgroup_tree(const char *dir)
 {
-	if (write_file(dir, "cgroup.kill", "1") < 0 && errno != ENOENT)
-		fprintf(stderr, STEP_NAME ": write %s/cgroup.kill: %s\n", dir, strerror(errno));
+	if (write_file(dir, "cgroup.kill", "1") < 0) {
+		if (errno != ENOENT)
+			fprintf(stderr, STEP_NAME ": write %s/cgroup.kill: %s\n", dir, strerror(errno));
+		else if (access(dir, F_OK) == 0)
+			kill_cgroup_procs(dir);	/* dir is there, cgroup.kill is not: before 5.14 */
+	}
 	wait_until_empty(dir);
-	for (int tries = 0; remove_tree(dir) < 0; tries++) {
+	for (int tries = 0; remove_tree(AT_FDCWD, dir) < 0; tries++) {
 		if (errno == ENOENT)
 			return;		/* already gone */
 		if (errno != EBUSY || tries == 20) {
@@ -991,32 +1060,37 @@ static void remove_cgroup(void)
 		fprintf(stderr, STEP_NAME ": remove %s: %s\n", CGROUP_PARENT, strerror(errno));
 }
 
-/* The container's cgroup, CGROUP_PARENT/ws-<runtime PID>, with its limits. */
+/* The container's cgroup, CGROUP_PARENT/ws-<runtime PID>-<random>, with its
+ * limits. The PID alone is not unique: a run in another PID namespace can
+ * have the same one. A cgroup that is there already is another run's, live
+ * or not, and never ours to kill or remove: we take another name. */
 static void create_cgroup(struct container *c)
 {
 	char value[64];
+	unsigned int random_part;
 
-	snprintf(cgroup_dir, sizeof cgroup_dir, "%s/%s%d", CGROUP_PARENT, CGROUP_PREFIX, (int)getpid());
 	for (int tries = 1;; tries++) {
+		if (getrandom(&random_part, sizeof random_part, 0) != sizeof random_part)
+			fail(EXIT_RUNTIME_FAILED, "getrandom: %s", strerror(errno));
+		snprintf(cgroup_dir, sizeof cgroup_dir, "%s/%s%d-%08x", CGROUP_PARENT, CGROUP_PREFIX, (int)getpid(), random_part);
 		if (enable_controllers(CGROUP_ROOT) < 0)
 			fail(EXIT_RUNTIME_FAILED, "%s: %s", CGROUP_ROOT, strerror(errno));
 		if (mkdir(CGROUP_PARENT, 0755) < 0 && errno != EEXIST)
 			fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", CGROUP_PARENT, strerror(errno));
 		if (enable_controllers(CGROUP_PARENT) == 0 && mkdir(cgroup_dir, 0755) == 0)
 			break;
-		/* ENOENT: a run that left workshop empty removed it meanwhile: again. */
+		/* ENOENT: a run that left workshop empty removed it meanwhile: again.
+		 * EEXIST: another run's name: again, with another random part. */
 		if ((errno != ENOENT && errno != EEXIST) || tries == 10)
 			fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", cgroup_dir, strerror(errno));
-		if (errno == EEXIST) {	/* named after our PID: its run was killed */
-			fprintf(stderr, STEP_NAME ": removing %s, left by a run that was killed\n", cgroup_dir);
-			remove_cgroup_tree(cgroup_dir);
-		}
 	}
 	if (atexit(remove_cgroup) != 0)
 		fail(EXIT_RUNTIME_FAILED, "atexit: cannot register the cgroup's removal");
 	c->cgroup_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->cgroup_fd < 0)
 		fail(EXIT_RUNTIME_FAILED, "open %s: %s", cgroup_dir, strerror(errno));
+	set_limit("cgroup.max.depth", CGROUP_MAX_DEPTH);
+	set_limit("cgroup.max.descendants", CGROUP_MAX_DESCENDANTS);
 	snprintf(value, sizeof value, "%lld", c->memory);
 	set_limit("memory.max", value);
 	/* Without swap the OOM killer acts at memory.max instead of swapping. */

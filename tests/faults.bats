@@ -164,7 +164,8 @@ scratch_rootfs() {
 	# exec: PID 1 itself must not need a fork once the bomb has used them up.
 	start_container sleep "$RUN" --pids-limit 32 sh -c 'bomb() { bomb | bomb & }; bomb; exec sleep 1000'
 	sleep 2
-	local cg="/sys/fs/cgroup/workshop/ws-$RUNTIME_PID"
+	local cg
+	cg=$(run_cgroup "$RUNTIME_PID")
 	[ "$(cat "$cg/pids.current")" -le 32 ]
 	grep -q '^max [1-9]' "$cg/pids.events"	# forks were refused
 	kill -TERM "$RUNTIME_PID"
@@ -219,7 +220,7 @@ scratch_rootfs() {
 	if cgroup_v2_ready; then
 		# The runtime had no chance to clean up: reset finds its cgroup. (The
 		# veth went away with the container's network namespace.)
-		[[ "$output" == *"removed cgroup /sys/fs/cgroup/workshop/ws-$runtime"* ]]
+		[[ "$output" == *"removed cgroup /sys/fs/cgroup/workshop/ws-$runtime-"* ]]
 	else
 		[[ "$output" == *"nothing to clean"* ]]
 	fi
@@ -447,7 +448,7 @@ scratch_rootfs() {
 		case $step in
 		step0[123]_*) kill -KILL "$child" ;;
 		*)
-			echo 0 >"/sys/fs/cgroup/workshop/ws-$runtime/memory.max"	# the OOM killer, now
+			echo 0 >"$(run_cgroup "$runtime")/memory.max"	# the OOM killer, now
 			# If it did not take the stopped child at once, let the child
 			# go on: its next page in setup is charged against 0 bytes.
 			for _ in $(seq 50); do

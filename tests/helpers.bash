@@ -132,6 +132,17 @@ stop_container() {
 	RUNTIME_PID=
 }
 
+# The cgroup of the run whose runtime has PID $1 (steps 04-06):
+# /sys/fs/cgroup/workshop/ws-<PID>-<random>.
+run_cgroup() {
+	local cg
+	for cg in /sys/fs/cgroup/workshop/ws-"$1"-*; do
+		[ -d "$cg" ] && echo "$cg" && return 0
+	done
+	echo "runtime PID $1 has no cgroup /sys/fs/cgroup/workshop/ws-$1-*" >&2
+	return 1
+}
+
 # Fetch URL from the host with wget, retrying while the server starts
 # (bounded: about 10 s).
 http_get() {

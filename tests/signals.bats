@@ -211,12 +211,12 @@ state_of() {
 		[ "$(state_of "$runtime")" = T ]
 		case $step in
 		step0[123]_*) [ "$(state_of "$pid1")" = T ] ;;	# SIGSTOP from the parent namespace
-		*) grep -qx 'frozen 1' "/sys/fs/cgroup/workshop/ws-$runtime/cgroup.events" ;;
+		*) grep -qx 'frozen 1' "$(run_cgroup "$runtime")/cgroup.events" ;;
 		esac
 		type_line 'fg'
 		sleep 0.5
 		[ "$(state_of "$runtime")" != T ] && [ "$(state_of "$pid1")" != T ]
-		case $step in step0[456]_*) grep -qx 'frozen 0' "/sys/fs/cgroup/workshop/ws-$runtime/cgroup.events" ;; esac
+		case $step in step0[456]_*) grep -qx 'frozen 0' "$(run_cgroup "$runtime")/cgroup.events" ;; esac
 		tmux -L "$TMUX_SOCKET" send-keys C-c
 		type_line "echo \"$step status \$?\""
 		screen_shows "^$step status 5$"

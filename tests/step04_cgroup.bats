@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # step04_cgroup: + cgroup v2 limits (memory, CPU, number of processes) in
-# /sys/fs/cgroup/workshop/ws-<runtime PID>, removed when the container exits.
+# /sys/fs/cgroup/workshop/ws-<runtime PID>-<random>, removed when the container exits.
 # Commands for the container are single-quoted on purpose; bats's run sets $stderr.
 # shellcheck disable=SC2016,SC2154
 
@@ -24,6 +24,8 @@ setup() {
 }
 
 teardown() {
+	# A runtime under unshare --fork: unshare passes no SIGTERM on.
+	[ -z "${INNER_RUNTIME:-}" ] || kill -TERM "$INNER_RUNTIME" 2>/dev/null || true
 	stop_container
 }
 
@@ -33,7 +35,7 @@ teardown() {
 	run --separate-stderr "$RUN" cat /proc/self/cgroup
 	if cgroup_v2_ready; then
 		[ "$status" -eq 0 ]
-		[[ "$output" =~ ^0::/workshop/ws-[0-9]+$ ]]
+		[[ "$output" =~ ^0::/workshop/ws-[0-9]+-[0-9a-f]{8}$ ]]
 	else
 		[ "$status" -eq 125 ]
 		[[ "$stderr" == "step04_cgroup: /sys/fs/cgroup is not cgroup v2"*"see sudo make doctor" ]]
@@ -58,7 +60,8 @@ teardown() {
 	local -a mib=(24 32 48) cpus=(0.3 0.5 0.7) quota=(30000 50000 70000) pids=(20 25 30)
 	echo "chosen: --memory ${mib[PICK]}M --cpus ${cpus[PICK]} --pids-limit ${pids[PICK]}"
 	start_container sleep "$RUN" --memory "${mib[PICK]}M" --cpus "${cpus[PICK]}" --pids-limit "${pids[PICK]}" sleep 1000
-	local cg="/sys/fs/cgroup/workshop/ws-$RUNTIME_PID"
+	local cg
+	cg=$(run_cgroup "$RUNTIME_PID")
 	[ "$(cat "$cg/memory.max")" = $((mib[PICK] * 1024 * 1024)) ]
 	[ "$(cat "$cg/memory.swap.max")" = 0 ]
 	[ "$(cat "$cg/cpu.max")" = "${quota[PICK]} 100000" ]
@@ -74,7 +77,7 @@ teardown() {
 	require_cgroup_v2
 	run --separate-stderr "$RUN" cat /proc/self/cgroup
 	[ "$status" -eq 0 ]
-	[[ "$output" =~ ^0::/workshop/ws-[0-9]+$ ]]
+	[[ "$output" =~ ^0::/workshop/ws-[0-9]+-[0-9a-f]{8}$ ]]
 	assert_host_unchanged
 }
 
@@ -107,7 +110,8 @@ teardown() {
 @test "step04: a busy loop with --cpus 0.2 gets about a fifth of a CPU" {
 	require_cgroup_v2
 	start_container 'while' "$RUN" --cpus 0.2 sh -c 'while :; do :; done'
-	local stat="/sys/fs/cgroup/workshop/ws-$RUNTIME_PID/cpu.stat" before after start end
+	local stat before after start end
+	stat=$(run_cgroup "$RUNTIME_PID")/cpu.stat
 	sleep 0.5
 	before=$(awk '$1 == "usage_usec" { print $2 }' "$stat")
 	start=$(date +%s%N)
@@ -143,7 +147,8 @@ teardown() {
 @test "step04: systemd's -cpu at the root is refused while a container runs; cpu.max stays" {
 	require_cgroup_v2
 	start_container 'while' "$RUN" --cpus 0.2 sh -c 'while :; do :; done'
-	local cg="/sys/fs/cgroup/workshop/ws-$RUNTIME_PID"
+	local cg
+	cg=$(run_cgroup "$RUNTIME_PID")
 	# What systemd writes on daemon-reload when no unit of its own needs cpu.
 	run bash -c 'echo -cpu >/sys/fs/cgroup/cgroup.subtree_control'
 	echo "$output"
@@ -164,11 +169,11 @@ teardown() {
 	# The host's own options: cgroup2 has one superblock, and a mount
 	# without them would change the host's (nsdelegate, memory_recursiveprot).
 	opts=$(findmnt -no FS-OPTIONS /sys/fs/cgroup)
-	local -A expect=(["$RUN"]='^made in /workshop/ws-[0-9]+$' ["$REPO/step06_full/run"]='^made in /$')
+	local -A expect=(["$RUN"]='^made in /workshop/ws-[0-9]+-[0-9a-f]{8}$' ["$REPO/step06_full/run"]='^made in /$')
 	for step in "$RUN" "$REPO/step06_full/run"; do
 		# Root inside can mount cgroup2 and mkdir; rmdir of ours then needs
 		# the container's own gone first. The path says where: in step04 its
-		# ws-<PID> (without a cgroup of its own, the mkdir would land in the
+		# ws-<PID>-<random> (without a cgroup of its own, the mkdir would land in the
 		# test's cgroup, which nothing removes); in step06's cgroup
 		# namespace, "/". Anywhere else it makes nothing.
 		run --separate-stderr "$step" sh -c '
@@ -182,22 +187,80 @@ teardown() {
 	assert_host_unchanged
 }
 
-@test "step04: a ws-<PID> left by a killed run with the same PID is removed and reused" {
+@test "step04: a cgroup of another run with the same PID is left alone; the run takes a name of its own" {
 	require_cgroup_v2
-	# exec keeps the shell's PID, so the runtime finds "its" cgroup there.
-	run --separate-stderr sh -c 'echo $$ >"$2" && mkdir -p /sys/fs/cgroup/workshop/ws-$$/left && exec "$1" true' \
-		sh "$RUN" "$BATS_TEST_TMPDIR/pid"
-	echo "$status: $stderr"
-	# A runtime without cgroups leaves it: take it away, and fail.
-	local left
-	left=/sys/fs/cgroup/workshop/ws-$(cat "$BATS_TEST_TMPDIR/pid")
-	if [ -d "$left" ]; then
-		rmdir "$left/left" "$left"
-		rmdir /sys/fs/cgroup/workshop 2>/dev/null || true
-		echo "$left is still there after the run" >&2
-		return 1
-	fi
-	[ "$status" -eq 0 ]
-	[[ "$stderr" == "step04_cgroup: removing /sys/fs/cgroup/workshop/ws-"*", left by a run that was killed" ]]
+	# A run in another PID namespace can have the runtime's PID: here a
+	# live process in workshop/ws-<PID>, and the runtime exec'd with that PID.
+	run --separate-stderr sh -c '
+		mkdir -p /sys/fs/cgroup/workshop/ws-$$ || exit 1
+		sleep 1000 </dev/null >/dev/null 2>&1 3>&- &
+		echo $! >/sys/fs/cgroup/workshop/ws-$$/cgroup.procs && echo "$$ $!" >"$2" || exit 1
+		exec "$1" cat /proc/self/cgroup' sh "$RUN" "$BATS_TEST_TMPDIR/other"
+	echo "$status: $output $stderr"
+	local pid sleeper alive=0 _
+	read -r pid sleeper <"$BATS_TEST_TMPDIR/other"
+	local other=/sys/fs/cgroup/workshop/ws-$pid
+	grep -qx "$sleeper" "$other/cgroup.procs" 2>/dev/null && alive=1
+	# Take the other run away before judging, so that nothing is left.
+	kill -KILL "$sleeper" 2>/dev/null || true
+	for _ in $(seq 50); do [ -n "$(cat "$other/cgroup.procs" 2>/dev/null)" ] || break; sleep 0.1; done
+	rmdir "$other" 2>/dev/null || true
+	rmdir /sys/fs/cgroup/workshop 2>/dev/null || true
+	[ "$alive" -eq 1 ]
+	[ "$status" -eq 0 ] && [ -z "$stderr" ]
+	[[ "$output" =~ ^0::/workshop/ws-$pid-[0-9a-f]{8}$ ]]
+	assert_host_unchanged
+}
+
+@test "step04: two runs in PID namespaces of their own (both PID 1) do not touch each other's cgroup" {
+	require_cgroup_v2
+	# As step02's chroot message recommends. unshare --fork passes no
+	# SIGTERM on: the runtime, its child, is the one to stop.
+	start_container sleep unshare --pid --fork --mount-proc "$RUN" --rootfs "$ROOTFS" sleep 1000
+	local runtime=$CONTAINER_PID first='' _
+	INNER_RUNTIME=$runtime
+	for _ in $(seq 100); do
+		first=$(pgrep -P "$runtime" -x sleep) && break
+		sleep 0.05
+	done
+	[ -n "$first" ]
+	local first_cg
+	first_cg=$(cut -d: -f3 "/proc/$first/cgroup")
+	echo "first: $first_cg"
+	[[ "$first_cg" =~ ^/workshop/ws-1-[0-9a-f]{8}$ ]]
+	run --separate-stderr unshare --pid --fork --mount-proc "$RUN" --rootfs "$ROOTFS" cat /proc/self/cgroup
+	echo "second: $status: $output $stderr"
+	[ "$status" -eq 0 ] && [ -z "$stderr" ]
+	[[ "$output" =~ ^0::/workshop/ws-1-[0-9a-f]{8}$ ]]
+	[ "$output" != "0::$first_cg" ]
+	# The first run's container lives on, in its cgroup.
+	kill -0 "$first"
+	grep -qx "$first" "/sys/fs/cgroup$first_cg/cgroup.procs"
+	kill -TERM "$runtime"
+	wait_container
+	INNER_RUNTIME=
+	[ "$status" -eq 137 ]	# sleep ignores SIGTERM as PID 1: SIGKILL after the grace period
+	assert_host_unchanged
+}
+
+@test "step04: the container can make cgroups only so deep and so many below its own; none is left" {
+	require_cgroup_v2
+	local opts
+	# The host's own options, as in the test above.
+	opts=$(findmnt -no FS-OPTIONS /sys/fs/cgroup)
+	run --separate-stderr "$RUN" sh -c '
+		cg=$(cut -d: -f3 /proc/self/cgroup)
+		case $cg in /workshop/ws-*) ;; *) echo "in $cg: not a cgroup of its own" >&2; exit 1 ;; esac
+		mount -t cgroup2 -o "$1" none /mnt && cd "/mnt$cg" || exit 1
+		depth=0
+		while [ $depth -lt 100 ] && mkdir d 2>/dev/null && cd d; do depth=$((depth + 1)); done
+		cd "/mnt$cg" || exit 1
+		wide=0
+		while [ $wide -lt 1000 ] && mkdir w$wide 2>/dev/null; do wide=$((wide + 1)); done
+		echo "$depth deep, $((depth + wide)) in all"' sh "$opts"
+	echo "$status: $output $stderr"
+	[ "$status" -eq 0 ] && [ -z "$stderr" ]
+	# cgroup.max.depth and cgroup.max.descendants of its cgroup.
+	[ "$output" = "16 deep, 256 in all" ]
 	assert_host_unchanged
 }

@@ -544,7 +544,7 @@ to_regex() {
 }
 # shellcheck disable=SC2001 # (one sed for all the metacharacters)
 declare -A placeholder=(
-	[PID]='[0-9]+' [N]='[0-9]+' [INODE]='[0-9]+'
+	[PID]='[0-9]+' [N]='[0-9]+' [INODE]='[0-9]+' [HEX]='[0-9a-f]+'
 	[TIME]='[0-9]+(\.[0-9]+)?(ms)?'
 	[MAC]='([0-9a-f]{2}:){5}[0-9a-f]{2}'
 	[INIT]='.+' [HOSTNAME]='[^ ]+'
@@ -588,7 +588,7 @@ host_state() {
 	awk '{ for (i = 7; $i != "-"; i++); print $5, $(i + 1), $(i + 2) }' /proc/self/mountinfo | sort
 	echo "## cgroups"
 	# The workshop's parent cgroup and everything below it (chapter 7's demo,
-	# the runtime's ws-<PID>), and a runtime's ws-* directly under the root.
+	# the runtime's ws-<PID>-<HEX>), and a runtime's ws-* directly under the root.
 	{
 		find /sys/fs/cgroup/workshop -type d 2>/dev/null || true
 		find /sys/fs/cgroup -maxdepth 1 -name 'ws-*' 2>/dev/null || true
