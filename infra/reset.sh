@@ -151,7 +151,9 @@ if [ "$(stat -f -c %T "$cgroup_root" 2>/dev/null)" = cgroup2fs ]; then
 		[ "$status_only" -eq 0 ] || continue
 		killed_cgroup=1
 		# Children first: a container may have made cgroups of its own below
-		# (at most 16 levels, the runtime's cgroup.max.depth: full paths stay short).
+		# (16 levels at most, the runtime's cgroup.max.depth, so full paths stay
+		# short; root in a step04/05 container can lift that bound, and a path
+		# past PATH_MAX then fails here and is reported).
 		while read -r cg; do
 			remove_cgroup "$cg"
 		done < <(find "$top" -depth -type d 2>/dev/null)
