@@ -96,7 +96,10 @@ start_container() {
 	CONTAINER_PID=
 	for _ in $(seq 200); do
 		CONTAINER_PID=$(pgrep -P "$RUNTIME_PID" | head -n 1)
-		if [ -n "$CONTAINER_PID" ] && grep -q -- "$word" "/proc/$CONTAINER_PID/cmdline" 2>/dev/null; then
+		# Until it execs, a forked child has its parent's command line,
+		# which names the word too (run sleep 1000): wait for its own.
+		if [ -n "$CONTAINER_PID" ] && grep -q -- "$word" "/proc/$CONTAINER_PID/cmdline" 2>/dev/null &&
+			! cmp -s "/proc/$CONTAINER_PID/cmdline" "/proc/$RUNTIME_PID/cmdline"; then
 			return 0
 		fi
 		kill -0 "$RUNTIME_PID" 2>/dev/null || break
