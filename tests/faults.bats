@@ -6,8 +6,10 @@
 # Commands for the container are single-quoted on purpose; bats's run sets $stderr.
 # shellcheck disable=SC2016,SC2154
 
-# The cgroup v2 VM runs this whole file, with step06 (bats tag vm, make test-ci-vm).
-# bats file_tags=vm
+# make test-ci-vm runs the tests tagged vm with step06: those whose code
+# path differs with cgroup v2 (limits, the cgroup's removal on a signal or a
+# failure, a loop over the steps, step06's options or fds). The others run
+# code that steps 02-06 share word for word; they pass natively with step03.
 
 load helpers
 
@@ -50,6 +52,7 @@ scratch_rootfs() {
 	cp "$REPO/tests/helpers/chroot_escape" "$SCRATCH/"
 }
 
+# bats test_tags=vm
 @test "faults: bad input exits 125 with a message, before the host is touched" {
 	local run="$REPO/step06_full/run" long
 	long=$(printf 'h%.0s' $(seq 100))
@@ -74,6 +77,7 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+# bats test_tags=vm
 @test "faults: --rootfs . is the directory it names; a rootfs whose /dev or /proc is a symlink is refused" {
 	scratch_rootfs
 	local step point
@@ -122,6 +126,7 @@ scratch_rootfs() {
 	[ "$status" -eq 125 ] && [[ "$stderr" == "step02_mount: option '--rootfs' needs a value "* ]]
 }
 
+# bats test_tags=vm
 @test "faults: the command gets PATH, HOME and TERM, none of the caller's environment" {
 	local step want
 	for step in step01_pid step02_mount step03_net step04_cgroup step05_veth step06_full; do
@@ -151,6 +156,7 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+# bats test_tags=vm
 @test "faults: OOM of a process inside kills it (137); the container goes on" {
 	require_cgroup_v2
 	run --separate-stderr "$RUN" --memory 32M sh -c 'dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo "dd exited $?"'
@@ -159,6 +165,7 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+# bats test_tags=vm
 @test "faults: a fork bomb stops at the pids limit; the runtime stays responsive" {
 	require_cgroup_v2
 	# exec: PID 1 itself must not need a fork once the bomb has used them up.
@@ -198,6 +205,7 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+# bats test_tags=vm
 @test "faults: a PID 1 that ignores the signal is killed after the grace period: 137" {
 	start_container sleep "$RUN" sleep 1000
 	local start=$SECONDS
@@ -209,6 +217,7 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+# bats test_tags=vm
 @test "faults: SIGKILL of the runtime takes the container with it; make reset cleans up" {
 	start_container sleep "$RUN" sleep 1000
 	local runtime=$RUNTIME_PID container=$CONTAINER_PID
@@ -231,6 +240,7 @@ scratch_rootfs() {
 	[[ "$output" == *"nothing to clean"* ]]
 }
 
+# bats test_tags=vm
 @test "faults: Ctrl-C at the container's shell interrupts only the foreground program" {
 	tmux -L "$TMUX_SOCKET" new-session -d -x 100 -y 20 "$RUN" 3>&-
 	our_session "$(tmux -L "$TMUX_SOCKET" display-message -p '#{pane_pid}')"
@@ -262,6 +272,7 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+# bats test_tags=vm
 @test "faults: 25 sequential runs of step06 leave nothing behind" {
 	require_cgroup_v2
 	local i
@@ -272,6 +283,7 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+# bats test_tags=vm
 @test "faults: 5 concurrent runs of step04 leave nothing behind" {
 	require_cgroup_v2
 	local pids=() pid failed=0
@@ -296,6 +308,7 @@ scratch_rootfs() {
 	[ "${#lines[@]}" -eq 2 ]
 }
 
+# bats test_tags=vm
 @test "faults: the classic chroot escape works against chroot, not inside a container" {
 	scratch_rootfs
 	local marker="$BATS_TEST_TMPDIR/host-only-marker"
@@ -336,6 +349,7 @@ scratch_rootfs() {
 	[[ "$output" == *rw,nosuid,nodev,noexec* ]]
 }
 
+# bats test_tags=vm
 @test "faults: an fd the caller left open does not reach the container" {
 	local step
 	for step in step01_pid step02_mount step03_net step04_cgroup step05_veth step06_full; do
@@ -351,6 +365,7 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+# bats test_tags=vm
 @test "faults: closed stdin, stdout and stderr at start: the statuses stay right" {
 	local step rc
 	for step in step01_pid step02_mount step03_net step04_cgroup step05_veth step06_full; do
@@ -367,6 +382,7 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+# bats test_tags=vm
 @test "faults: SIGTERM sent at once is never a setup failure nor a made-up 143" {
 	local i rc runtime statuses=()
 	for i in $(seq 10); do
@@ -390,6 +406,7 @@ scratch_rootfs() {
 	assert_host_unchanged
 }
 
+# bats test_tags=vm
 @test "faults: a runtime killed before the child arms its death signal takes the container along" {
 	command -v strace >/dev/null || skip "strace is not installed (make test installs it)"
 	# strace holds the child at prctl(PR_SET_PDEATHSIG) for 2 s; meanwhile
@@ -419,6 +436,7 @@ scratch_rootfs() {
 # killed it. (--memory 4k alone was not enough: the OOM kill can land after
 # the exec, in the command's own first page faults, and then 137 is right.
 # So the test holds the child in its setup, and kills it there.)
+# bats test_tags=vm
 @test "faults: a container killed during setup is a runtime failure (125), not its command's 137" {
 	command -v strace >/dev/null || skip "strace is not installed (make test installs it)"
 	local step args tracer runtime child rc _

@@ -4,6 +4,8 @@
 # Each of steps 04-06's tests against the step before (prev_step.sh), and the
 # exercise guard for steps 04-06 (guard.sh --exercise-only: the real steps'
 # own tests run in make test-ci-vm already; GUARD_REAL=1 runs them here too).
+# EXERCISE_BUILT=DIR: the copies guard.sh --build made there (natively, as
+# make test-ci-vm does), not generated and compiled again here.
 # Steps 01-03: tests/exercise/ci-native.sh. Prints each part's wall time.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +18,8 @@ start=${EPOCHREALTIME/./}
 only=--exercise-only
 [ "${GUARD_REAL:-}" != 1 ] || only=
 for step in 04 05 06; do ci_part "$here/prev_step.sh" "$step"; done
-for step in 04 05 06; do ci_part "$here/guard.sh" "$step" $only; done
+built=()
+[ -z "${EXERCISE_BUILT:-}" ] || built=(--built "$EXERCISE_BUILT")
+for step in 04 05 06; do ci_part "$here/guard.sh" "$step" $only "${built[@]}"; done
 echo "== exercise checks (VM): $( ((rc == 0)) && echo ok || echo FAILED) in $(( (${EPOCHREALTIME/./} - start) / 1000000 )) s"
 exit "$rc"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# tests/exercise/guard.sh STEP [--exercise-only]: the exercise mode holds for
-# one step:
+# tests/exercise/guard.sh STEP [--exercise-only] [--built DIR]: the exercise
+# mode holds for one step:
 #   - the real step passes its tests (skipped without --exercise-only when
 #     the caller runs them elsewhere; a skip for want of cgroup v2 is "not
 #     checked here");
@@ -11,6 +11,9 @@
 #     starts, which the copy keeps): with its stubs, it has none of the new
 #     feature.
 # The copy goes to a directory of its own, never to a learner's exercises/.
+# guard.sh STEP --build DIR makes only the copy and its two builds, in
+# DIR/stepNN_x (no cgroup v2 needed); --built DIR then tests that copy, so
+# that the VM, where a compile costs seconds, compiles nothing (.ci/run).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$REPO"
@@ -20,11 +23,20 @@ source tests/exercise/lib.bash
 [ $# -ge 1 ] || { echo "usage: $0 STEP [--exercise-only]" >&2; exit 2; }
 step=$(step_dir "$1") || exit 2
 n=${step:4:2}
-real_too=1
-[ "${2:-}" != --exercise-only ] || real_too=0
+real_too=1 build='' built=''
+shift
+while [ $# -gt 0 ]; do
+	case $1 in
+	--exercise-only) real_too=0 ;;
+	--build) build=$2 && shift ;;
+	--built) built=$2 && shift ;;
+	*) echo "usage: $0 STEP [--exercise-only] [--build DIR | --built DIR]" >&2; exit 2 ;;
+	esac
+	shift
+done
 # shellcheck source=tests/cgroup_v2.bash
 source tests/cgroup_v2.bash
-if [ "$((10#$n))" -ge 4 ] && ! cgroup_v2_ready; then
+if [ -z "$build" ] && [ "$((10#$n))" -ge 4 ] && ! cgroup_v2_ready; then
 	# Here the copy stops at the cgroup v2 check, before any stub: nothing
 	# of the guard can be checked. Not a pass: say where it runs.
 	echo "guard: $step needs cgroup v2 controllers, which this host lacks: run it in the VM (tests/exercise/ci-vm.sh)" >&2
@@ -35,7 +47,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"	# as_nobody's tests reach the copy through it
 
-if [ "$real_too" = 1 ]; then
+if [ "$real_too" = 1 ] && [ -z "$build" ]; then
 	make -s "$step/run"
 	bats --tap "tests/$step.bats" >"$work/real.tap" 2>&1 || true
 	while read -r result name; do
@@ -48,24 +60,41 @@ if [ "$real_too" = 1 ]; then
 	echo "== real $step: $(bats_results "$work/real.tap" | grep -c '^pass') passed"
 fi
 
-EXERCISES=$work infra/exercise.sh new "$n" >/dev/null
-copy=$work/$step
-for cc in gcc clang; do
-	command -v "$cc" >/dev/null || { echo "--   no $cc here: the copy is not built with it"; continue; }
-	if ! "$cc" -O2 -g -Wall -Wextra -Werror -o "$work/run-$cc" "$copy/main.c"; then
-		bad=$((bad + 1)); echo "BAD  the exercise copy of $step does not build warning-free with $cc"
-	fi
-done
-# Where the step looks for rootfs/ from its own path (.../stepNN_x/run).
-ln -s "$REPO/rootfs" "$work/rootfs"
-# The gcc build above is the program under test (a compile costs seconds in
-# the VM); without gcc, cc builds it.
-if [ -x "$work/run-gcc" ]; then
-	cp "$work/run-gcc" "$copy/run"
+base=$work	# the copy: $base/stepNN_x, the rootfs it finds: $base/rootfs
+if [ -n "$built" ]; then
+	base=$built
+	[ -x "$base/$step/run" ] || { echo "BAD  no exercise copy built in $base/$step (guard.sh $n --build $base)"; exit 1; }
 else
-	"${CC:-cc}" -O2 -g -Wall -Wextra -Werror -o "$copy/run" "$copy/main.c" ||
-		{ echo "BAD  the exercise copy did not build"; exit 1; }
+	if [ -n "$build" ]; then
+		base=$build
+		rm -rf "${base:?}/$step"
+		mkdir -p "$base"
+		chmod 755 "$base"
+	fi
+	EXERCISES=$base infra/exercise.sh new "$n" >/dev/null
+	for cc in gcc clang; do
+		command -v "$cc" >/dev/null || { echo "--   no $cc here: the copy is not built with it"; continue; }
+		if ! "$cc" -O2 -g -Wall -Wextra -Werror -o "$base/$step/run-$cc" "$base/$step/main.c"; then
+			bad=$((bad + 1)); echo "BAD  the exercise copy of $step does not build warning-free with $cc"
+		fi
+	done
+	# Where the step looks for rootfs/ from its own path (.../stepNN_x/run).
+	ln -sfn "$REPO/rootfs" "$base/rootfs"
+	# The gcc build above is the program under test (a compile costs seconds
+	# in the VM); without gcc, cc builds it.
+	if [ -x "$base/$step/run-gcc" ]; then
+		cp "$base/$step/run-gcc" "$base/$step/run"
+	else
+		"${CC:-cc}" -O2 -g -Wall -Wextra -Werror -o "$base/$step/run" "$base/$step/main.c" ||
+			{ echo "BAD  the exercise copy did not build"; exit 1; }
+	fi
+	if [ -n "$build" ]; then
+		echo "== exercise $step: built in $base/$step, $bad wrong"
+		[ "$bad" -eq 0 ]
+		exit
+	fi
 fi
+copy=$base/$step
 status=0
 "$copy/run" true 2>"$work/stderr" || status=$?
 if [ "$status" -ne 125 ] || ! grep -q 'TODO: .* is not written yet' "$work/stderr"; then

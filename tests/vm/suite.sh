@@ -11,19 +11,24 @@
 #   ...
 #   == vm-part doc: status S, T s
 #
-#   tests/vm/suite.sh [--exercise] [--doc DOC_ONLY] [BATS_ARG...]
+#   tests/vm/suite.sh [--exercise [--built DIR]] [--doc DOC_ONLY] [BATS_ARG...]
 #
 # Without --doc the document is not run; without BATS_ARGs (files, and
 # options such as --filter-tags vm), bats is not;
 # --exercise adds the exercise mode's checks of steps 04-06
-# (tests/exercise/ci-vm.sh). Exits 0 when every part passed, else 1.
+# (tests/exercise/ci-vm.sh), with --built the exercise copies made in DIR
+# before the boot (guard.sh --build). Exits 0 when every part passed, else 1.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 
-doc='' exercise=''
+doc='' exercise='' built=''
 if [ "${1:-}" = --exercise ]; then
 	exercise=1
 	shift
+	if [ "${1:-}" = --built ]; then
+		built=$2
+		shift 2
+	fi
 fi
 if [ "${1:-}" = --doc ]; then
 	doc=$2
@@ -47,7 +52,7 @@ if (($#)); then
 	part bats env WORKSHOP_CGROUP_STEPS_ONLY=1 bats -T "$@"
 fi
 if [ -n "$exercise" ]; then
-	part exercise tests/exercise/ci-vm.sh
+	part exercise env EXERCISE_BUILT="$built" tests/exercise/ci-vm.sh
 fi
 if [ -n "$doc" ]; then
 	part doc env DOC_ONLY="$doc" DOC_BLOCK_LINES=1 tests/doc/terminal.sh
