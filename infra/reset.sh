@@ -16,6 +16,9 @@
 # orphan); a veth is in use while its other
 # end is in another network namespace (the kernel deletes the pair with it).
 # A leftover that vanishes meanwhile (a run ending) is not an error.
+# Left as it is: the controllers a run enabled in the root's
+# cgroup.subtree_control (who enabled them is not recorded, and others may
+# use them; enabled, they limit nothing).
 # WORKSHOP_ROOTFS: the rootfs whose mounts to remove (default: rootfs/ at the repo top).
 set -euo pipefail
 
