@@ -31,6 +31,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -664,14 +665,19 @@ static int netlink_talk(struct netlink_request *request)
 	return -answer.error.error;
 }
 
-static void netlink_do(struct netlink_request *request, const char *what, const char *name)
+/* Fails on an error, but ENODEV: the link asked about is gone, because the
+ * other side's network namespace took the pair along (false then). */
+static bool netlink_do(struct netlink_request *request, const char *what, const char *name)
 {
 	int error = netlink_talk(request);
 
+	if (error == ENODEV)
+		return false;
 	if (error != 0) {
 		errno = error;
 		fail(EXIT_RUNTIME_FAILED, "%s %s: %s", what, name, strerror(errno));
 	}
+	return true;
 }
 
 /* Ask for a whole table, as `ip address` and `ip route` do (NLM_F_DUMP),
@@ -720,21 +726,21 @@ static int interface_index(const char *name)
 	return (int)index;
 }
 
-/* ip link set NAME up */
-static void link_up(const char *name)
+/* ip link set NAME up, by its index */
+static bool link_up(int index, const char *name)
 {
 	struct netlink_request request;
 
 	netlink_start(&request, RTM_NEWLINK, 0, sizeof request.link);
 	request.link.ifi_family = AF_UNSPEC;
-	request.link.ifi_index = interface_index(name);
+	request.link.ifi_index = index;
 	request.link.ifi_flags = IFF_UP;
 	request.link.ifi_change = IFF_UP;
-	netlink_do(&request, "set up", name);
+	return netlink_do(&request, "set up", name);
 }
 
-/* ip address add IP/24 dev NAME */
-static void add_address(const char *name, struct in_addr ip)
+/* ip address add IP/24 dev NAME, by its index */
+static bool add_address(int index, const char *name, struct in_addr ip)
 {
 	struct netlink_request request;
 
@@ -742,14 +748,14 @@ static void add_address(const char *name, struct in_addr ip)
 	request.address.ifa_family = AF_INET;
 	request.address.ifa_prefixlen = 24;
 	request.address.ifa_scope = RT_SCOPE_UNIVERSE;
-	request.address.ifa_index = interface_index(name);
+	request.address.ifa_index = index;
 	netlink_add(&request, IFA_LOCAL, &ip, sizeof ip);
 	netlink_add(&request, IFA_ADDRESS, &ip, sizeof ip);
-	netlink_do(&request, "add address to", name);
+	return netlink_do(&request, "add address to", name);
 }
 
 /* ip route add default via GATEWAY */
-static void add_default_route(struct in_addr gateway)
+static bool add_default_route(struct in_addr gateway)
 {
 	struct netlink_request request;
 
@@ -760,7 +766,7 @@ static void add_default_route(struct in_addr gateway)
 	request.route.rtm_scope = RT_SCOPE_UNIVERSE;
 	request.route.rtm_type = RTN_UNICAST;
 	netlink_add(&request, RTA_GATEWAY, &gateway, sizeof gateway);
-	netlink_do(&request, "add default route via", inet_ntoa(gateway));
+	return netlink_do(&request, "add default route via", inet_ntoa(gateway));
 }
 
 /* The host's end of the cable is .1 in the container's /24. */
@@ -771,13 +777,15 @@ static struct in_addr host_ip(struct in_addr ip)
 	return host;
 }
 
-/* Inside: lo and eth0 up, eth0 with its address, the host as the gateway. */
+/* Inside: lo and eth0 up, eth0 with its address, the host as the gateway.
+ * eth0 is gone only when the runtime deleted the pair on its way out. */
 static void configure_container_network(struct container *c)
 {
-	link_up("lo");
-	add_address(VETH_CONTAINER, c->ip);
-	link_up(VETH_CONTAINER);
-	add_default_route(host_ip(c->ip));
+	int eth0 = interface_index(VETH_CONTAINER);
+
+	if (!link_up(interface_index("lo"), "lo") || !add_address(eth0, VETH_CONTAINER, c->ip) ||
+	    !link_up(eth0, VETH_CONTAINER) || !add_default_route(host_ip(c->ip)))
+		_exit(EXIT_RUNTIME_FAILED);	/* the runtime gave up and said why */
 }
 
 static void set_hostname(const char *hostname)
@@ -1207,17 +1215,17 @@ static void remove_veth(void)
 		fprintf(stderr, STEP_NAME ": delete %s: %s (sudo make reset cleans up)\n", veth_host, strerror(error));
 }
 
-/* ip link set NAME alias TEXT: make reset reads it to tell a live run's
- * veth from one a dead run left. */
-static void set_alias(const char *name, const char *text)
+/* ip link set NAME alias TEXT, by its index: make reset reads it to tell
+ * a live run's veth from one a dead run left. */
+static bool set_alias(int index, const char *name, const char *text)
 {
 	struct netlink_request request;
 
 	netlink_start(&request, RTM_NEWLINK, 0, sizeof request.link);
 	request.link.ifi_family = AF_UNSPEC;
-	request.link.ifi_index = interface_index(name);
+	request.link.ifi_index = index;
 	netlink_add(&request, IFLA_IFALIAS, text, strlen(text));
-	netlink_do(&request, "set alias of", name);
+	return netlink_do(&request, "set alias of", name);
 }
 
 /* ip link add ws-A.B.C type veth peer name eth0 netns <container PID>:
@@ -1264,10 +1272,11 @@ static void create_veth(struct container *c)
 		return;		/* gone with the container's network namespace: it died during setup */
 	if (atexit(remove_veth) != 0)
 		fail(EXIT_RUNTIME_FAILED, "atexit: cannot register the veth's removal");
+	/* By the index from here on: the name may already be a newer run's. */
 	snprintf(alias, sizeof alias, "%s pid %d", STEP_NAME, (int)getpid());
-	set_alias(veth_host, alias);
-	add_address(veth_host, host_ip(c->ip));
-	link_up(veth_host);
+	if (!set_alias(veth_index, veth_host, alias) || !add_address(veth_index, veth_host, host_ip(c->ip)) ||
+	    !link_up(veth_index, veth_host))
+		return;		/* gone with the container's network namespace: it died during setup */
 }
 
 /* Let the child go on: the host side is ready. */
