@@ -778,7 +778,7 @@ static struct in_addr host_ip(struct in_addr ip)
 }
 
 /* Inside: lo and eth0 up, eth0 with its address, the host as the gateway.
- * eth0 is gone only when the runtime deleted the pair on its way out. */
+ * If eth0 is gone, the runtime deleted the pair on its way out. */
 static void configure_container_network(struct container *c)
 {
 	int eth0 = interface_index(VETH_CONTAINER);
