@@ -116,7 +116,8 @@ test-doc:
 # signals.bats adds steps 04-06 there; bench, doctor and reset tests that
 # look at the cgroup setup); the exercise mode's checks of steps 04-06
 # (tests/exercise/ci-vm.sh); then the document's chapters that a native run
-# on this host skips (tests/doc/terminal.sh --vm-chapters), each whole. Every
+# on this host skips (tests/doc/terminal.sh --vm-chapters: chapters, or the
+# sections of a chapter from where the native run stops). Every
 # other test passes natively. .ci/run checks that every test and every
 # section of the document ran unskipped in one place at least.
 VM_CI_TESTS = --filter-tags vm $(VM_TESTS)

@@ -47,9 +47,13 @@ native_skip_reason() { # native_skip_reason TEXT
 	[ -z "$in_vm" ] || return 0
 	if ! cgroup_v2_ready && [[ $1 =~ cgroup|step0[4-9]|make\ (doctor|run) ]]; then
 		echo "needs a pure cgroup v2 host (this one is not); make test-doc runs it in the VM"
-	elif [[ $1 =~ podman|rootfs\.sh|make\ rootfs ]]; then
-		echo "rebuilds rootfs/ or uses podman storage, shared on this host; make test-doc runs it in the VM"
+	elif [[ $1 =~ podman|rootfs\.sh\ (--archive|--force)|rootfs\.sh$ ]]; then
+		echo "uses podman storage, shared on this host; make test-doc runs it in the VM"
+	elif [[ $1 =~ make\ rootfs ]] && [ ! -e "$DOC_REPO/rootfs/bin/sh" ]; then
+		echo "no rootfs/ here: make rootfs would build one with podman; make test-doc runs it in the VM"
 	fi
+	# (The sandbox's rootfs/ and /tmp are its own copies: make rootfs with a
+	# rootfs/ there, and rootfs.sh --from busybox, run natively.)
 }
 
 # skip_text VAR I: the text that decides whether block I is skipped: its
@@ -73,20 +77,67 @@ skip_text() {
 	done
 }
 
-# --vm-chapters: print a DOC_ONLY regex of the chapters that a native run on
-# this host skips (in part or in full), for the VM to run them whole; print
-# nothing when a native run skips nothing. Needs no root.
+# section_label VAR SEC CHAP: the name a section is reported (and selected)
+# by: its heading when numbered, else its chapter's number or letter first.
+section_label() {
+	if [[ $2 =~ ^[0-9] ]] || [[ $2 =~ ^[A-Z]\.[0-9] ]] || [ "$2" = "$3" ]; then
+		printf -v "$1" '%s' "$2"
+	elif [[ $3 =~ ^(付録\ [A-Z]) ]]; then
+		printf -v "$1" '%s %s' "${BASH_REMATCH[1]}" "$2"
+	else
+		printf -v "$1" '%s %s' "${3%%.*}." "$2"
+	fi
+}
+
+# DOC_ONLY selects a block when it matches the block's chapter heading or
+# its section's label: B_SEL[I] is 1 for a selected block I.
+B_SEL=()
+doc_select() {
+	local i label
+	for ((i = 0; i < DOC_NBLOCKS; i++)); do
+		section_label label "${B_SEC[i]}" "${B_CHAP[i]}"
+		B_SEL[i]=''
+		if [ -z "$ONLY" ] || [[ ${B_CHAP[i]} =~ $ONLY ]] || [[ $label =~ $ONLY ]]; then
+			B_SEL[i]=1
+		fi
+	done
+}
+
+# --vm-chapters: print a DOC_ONLY regex of what a native run on this host
+# skips, for the VM to run: a chapter whole when the skipping starts in its
+# first section, else its sections from the one where it starts (the
+# native run skips the rest of a chapter from its first skipped block on).
+# Prints nothing when a native run skips nothing. Needs no root.
 if [ "${1:-}" = --vm-chapters ]; then
 	doc_parse
 	declare -A vm_chap=()
 	vm_keys=()
+	# shellcheck disable=SC2001,SC2016 # (a bracket expression; $ is literal)
+	regex_quote() { sed 's/[][\.*^$(){}+?|]/\\&/g' <<<"$1"; }
 	for ((i = 0; i < DOC_NBLOCKS; i++)); do
 		[ "${B_KIND[i]}" = term ] || continue
 		[ -z "${vm_chap[${B_CHAP[i]}]:-}" ] || continue
 		skip_text text "$i"
 		[ -n "$(native_skip_reason "$text")" ] || continue
 		vm_chap[${B_CHAP[i]}]=1
-		if [[ ${B_CHAP[i]} =~ ^([0-9]+)\. ]]; then
+		from=''
+		section_label from "${B_SEC[i]}" "${B_CHAP[i]}"
+		first=''
+		for ((j = 0; j < DOC_NBLOCKS; j++)); do
+			if [ "${B_CHAP[j]}" = "${B_CHAP[i]}" ] && [ "${B_KIND[j]}" = term ]; then
+				section_label first "${B_SEC[j]}" "${B_CHAP[j]}"
+				break
+			fi
+		done
+		if [ "$from" != "$first" ]; then
+			label='' last=''
+			for ((j = i; j < DOC_NBLOCKS; j++)); do
+				[ "${B_CHAP[j]}" = "${B_CHAP[i]}" ] || break
+				section_label label "${B_SEC[j]}" "${B_CHAP[j]}"
+				[ "$label" = "$last" ] || vm_keys+=("^$(regex_quote "$label")\$")
+				last=$label
+			done
+		elif [[ ${B_CHAP[i]} =~ ^([0-9]+)\. ]]; then
 			vm_keys+=("^${BASH_REMATCH[1]}\\.")
 		elif [[ ${B_CHAP[i]} =~ ^付録\ ([A-Z])(\ |$) ]]; then
 			vm_keys+=("^付録 ${BASH_REMATCH[1]}( |\$)")
@@ -142,6 +193,7 @@ sandbox_setup() {
 [ -z "${DOC_SANDBOXED:-}" ] || sandbox_setup
 
 doc_parse
+doc_select
 doc_lint
 doc_report_errors || die "fix the document's markers first (tests/doc/static.sh)"
 cd "$DOC_REPO"
@@ -620,14 +672,34 @@ vm_setup() {
 		[ ! -e "/usr/share/base-files/dot.$f" ] || cp "/usr/share/base-files/dot.$f" "/root/.$f"
 	done
 	# A fresh clone has no rootfs/: chapter 3 makes it (sudo mkdir rootfs).
-	rm -rf --one-file-system rootfs
+	# When DOC_ONLY leaves chapter 3 out, the later chapters get the
+	# checkout's rootfs/ instead, as chapter 3 would have left it.
+	! selects 'mkdir -p rootfs' || rm -rf --one-file-system rootfs
 	podman_seed
 }
 
 # A fresh clone has not built the steps either: 9.0 runs make (in the VM's
-# overlay, or in the sandbox's copy of the checkout).
+# overlay, or in the sandbox's copy of the checkout). When DOC_ONLY leaves
+# 9.0 out, the chapters after it get the steps as built before the run.
 fresh_clone() {
-	make -s clean >/dev/null
+	! selects_line make || make -s clean >/dev/null
+}
+
+# selects TEXT / selects_line LINE: whether a selected command block
+# contains TEXT, or has LINE as one of its lines.
+selects() {
+	local i
+	for ((i = 0; i < DOC_NBLOCKS; i++)); do
+		[ "${B_KIND[i]}" = term ] && [ -n "${B_SEL[i]}" ] && [[ ${B_TEXT[i]} == *"$1"* ]] && return 0
+	done
+	return 1
+}
+selects_line() {
+	local i
+	for ((i = 0; i < DOC_NBLOCKS; i++)); do
+		[ "${B_KIND[i]}" = term ] && [ -n "${B_SEL[i]}" ] && [[ $'\n'${B_TEXT[i]}$'\n' == *$'\n'"$1"$'\n'* ]] && return 0
+	done
+	return 1
 }
 
 # podman pull always asks the registry (its --policy defaults to always, and
@@ -717,16 +789,6 @@ sec_name='' sec_blocks=0 sec_lines=0 sec_outputs=0 sec_fail=() sec_skip='' sec_t
 # ("A.1 ...") are numbered with its letter, its others get "付録 A".
 # (Into the variable VAR, not on stdout: a $(...) forks, and in the VM a fork
 # of this large shell costs a lot; the same goes for the helpers below.)
-section_label() { # section_label VAR SEC CHAP
-	if [[ $2 =~ ^[0-9] ]] || [[ $2 =~ ^[A-Z]\.[0-9] ]] || [ "$2" = "$3" ]; then
-		printf -v "$1" '%s' "$2"
-	elif [[ $3 =~ ^(付録\ [A-Z]) ]]; then
-		printf -v "$1" '%s %s' "${BASH_REMATCH[1]}" "$2"
-	else
-		printf -v "$1" '%s %s' "${3%%.*}." "$2"
-	fi
-}
-
 fail_at() { # fail_at DOC_LINE MESSAGE [DETAIL...]
 	local where="$doc_name:$1" msg=$2
 	shift 2
@@ -1032,10 +1094,13 @@ chapter_end() {
 for ((i = 0; i < DOC_NBLOCKS; i++)); do
 	if [ "${B_CHAP[i]}" != "$chap" ]; then
 		chapter_end
-		chap=${B_CHAP[i]} chap_label=$chap chap_skip='' chap_has_blocks='' broken='' chap_unselected=''
-		if [ -n "$ONLY" ] && ! [[ $chap =~ $ONLY ]]; then
+		chap=${B_CHAP[i]} chap_label=$chap chap_skip='' chap_has_blocks='' broken='' chap_unselected=1
+		for ((j = i; j < DOC_NBLOCKS; j++)); do
+			[ "${B_CHAP[j]}" = "$chap" ] || break
+			[ -z "${B_SEL[j]}" ] || chap_unselected=''
+		done
+		if [ -n "$chap_unselected" ]; then
 			chap_skip="not selected by DOC_ONLY=$ONLY"
-			chap_unselected=1
 		else
 			chap_state=$(host_state)
 			# Shorter screens to read back; the last status lines stay visible.
@@ -1054,6 +1119,12 @@ for ((i = 0; i < DOC_NBLOCKS; i++)); do
 		sec_name=$label sec_t0=$SECONDS
 	fi
 	[ "${B_KIND[i]}" = term ] || continue
+	if [ -z "$chap_skip" ] && [ -z "${B_SEL[i]}" ]; then
+		# A section DOC_ONLY leaves out, in a chapter it selects sections of.
+		sec_skip="not selected by DOC_ONLY=$ONLY"
+		n_unselected=$((n_unselected + 1))
+		continue
+	fi
 	if [ -z "$chap_skip" ] && [ -z "$in_vm" ]; then
 		skip_text text "$i"
 		chap_skip=$(native_skip_reason "$text")
