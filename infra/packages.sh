@@ -46,6 +46,7 @@ util-linux         =                    test,doc     cmd:unshare         unshare
 tmux               =                    test,doc     cmd:tmux            terminal tests
 wget               =                    test         cmd:wget            HTTP checks
 strace             =                    test         cmd:strace          death-signal test
+less               =                    test         cmd:less            make diff's pager test
 curl               =                    doc          cmd:curl            HTTP checks
 netcat-openbsd     =                    doc          cmd:nc              network checks
 iputils-ping       =                    doc          cmd:ping            network checks
