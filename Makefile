@@ -40,8 +40,11 @@ help:
 %/run: %/main.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
 
-# A static test helper, so that it runs inside any rootfs.
-TEST_HELPERS := tests/helpers/chroot_escape
+# A static test helper, so that it runs inside any rootfs; and a shim that
+# tests preload into a runtime on the host.
+TEST_HELPERS := tests/helpers/chroot_escape tests/helpers/no_cgroup_kill.so
+tests/helpers/%.so: tests/helpers/%.c
+	$(CC) $(CFLAGS) $(WARNINGS) -shared -fPIC -o $@ $<
 tests/helpers/%: tests/helpers/%.c
 	$(CC) $(CFLAGS) $(WARNINGS) -static -o $@ $<
 

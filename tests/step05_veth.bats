@@ -187,3 +187,23 @@ teardown() {
 	[ "$status" -eq 0 ] && [ "$output" = "dd exited 137" ]
 	assert_host_unchanged
 }
+
+@test "step05: without cgroup.kill (kernels before 5.14), a setup failure ends at once and leaves nothing" {
+	require_cgroup_v2
+	[ -e "$REPO/tests/helpers/no_cgroup_kill.so" ] || skip "tests/helpers/no_cgroup_kill.so is not built (make .prereqs-test)"
+	# Such a kernel, simulated: the preloaded shim makes open() of any
+	# cgroup.kill fail with ENOENT. The veth's host end fails after the
+	# container exists: in a network namespace of the test's own, a link
+	# has its name already. The container, held in its setup, must be
+	# killed process by process, not waited for (that took 105 s).
+	local start=$SECONDS
+	run --separate-stderr timeout 60 unshare --net sh -c \
+		'ip link add ws-10.200.0 type dummy && LD_PRELOAD="$1" exec "$2" true' sh \
+		"$REPO/tests/helpers/no_cgroup_kill.so" "$RUN"
+	echo "status $status after $((SECONDS - start)) s: $stderr"
+	[ "$status" -eq 125 ]
+	[[ $stderr == *"File exists"* ]]
+	[[ $stderr != *"remove "* ]]
+	((SECONDS - start < 20))
+	assert_host_unchanged
+}
