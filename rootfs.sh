@@ -30,7 +30,9 @@ Build the container root filesystem into DIR (default: $script_dir/rootfs).
   -h, --help      show this help
 
 Needs root: the tree must keep root ownership, setuid bits and device nodes
-from the image, and it is checked with chroot.
+from the image, and it is checked with chroot. The image (podman and docker
+pull this machine's architecture) or busybox must be for this machine's
+architecture ($(uname -m)): one for another is refused.
 Environment: ROOTFS_IMAGE (default image), ROOTFS_PULL_TIMEOUT (seconds the
 automatic choice waits for a pull, default 30), BUSYBOX (default /bin/busybox).
 EOF
@@ -198,6 +200,27 @@ engine_has_image() {
 	fi
 }
 
+# This machine's architecture as image manifests name it (Go's GOARCH).
+image_arch() {
+	case $(uname -m) in
+	x86_64) echo amd64 ;;
+	aarch64) echo arm64 ;;
+	*) uname -m ;;
+	esac
+}
+
+# The machine an ELF file is for, as uname -m names it (e_machine, the
+# 16-bit field at offset 18, little-endian as on both architectures).
+elf_arch() {
+	local machine
+	machine=$(od -An -tu2 -j18 -N2 "$1" 2>/dev/null | tr -d ' ')
+	case $machine in
+	62) echo x86_64 ;;
+	183) echo aarch64 ;;
+	*) echo "e_machine ${machine:-?}" ;;
+	esac
+}
+
 # Load the image from a podman/docker save tarball into the engine's
 # storage; without --image, use the (first) image the tarball names.
 load_archive() {
@@ -217,6 +240,14 @@ from_engine() {
 	local why
 	[ -z "$archive" ] || load_archive
 	why=$(engine_has_image "$engine" "$image" "") || die "$why"
+	# A tar made for another machine loads, and its programs fail later
+	# with "Exec format error": refuse it here, saying what to get instead.
+	local arch
+	arch=$("$engine" image inspect --format '{{.Architecture}}' "$image" 2>/dev/null) || arch=''
+	if [ -n "$arch" ] && [ "$arch" != "$(image_arch)" ]; then
+		die "$image is for $arch, this machine is $(image_arch) ($(uname -m)): its programs cannot run here;" \
+			"get the $(image_arch) one ($engine pull --arch $(image_arch) $image; for --archive, a tar saved after that)"
+	fi
 	# The container is never started: create only gives export a filesystem.
 	cid=$("$engine" create "$image" /bin/sh) || die "$engine create $image failed"
 	# --numeric-owner: keep the image's uids even where the host's names differ.
@@ -229,6 +260,8 @@ from_engine() {
 from_busybox() {
 	local bb=${BUSYBOX:-/bin/busybox} a applets path target
 	[ -x "$bb" ] || die "$bb not found: sudo apt-get install busybox-static"
+	[ "$(elf_arch "$bb")" = "$(uname -m)" ] ||
+		die "$bb is built for $(elf_arch "$bb"), not for this machine ($(uname -m)): sudo apt-get install busybox-static"
 	if ldd "$bb" >/dev/null 2>&1; then
 		die "$bb is dynamically linked and cannot run inside the rootfs: sudo apt-get install busybox-static"
 	fi

@@ -282,3 +282,37 @@ EOF
 	run -1 "$REPO/rootfs.sh" --from busybox --archive "$WORK/x.tar" "$DIR"
 	[[ $output == *"--archive does not apply to --from busybox"* ]]
 }
+
+# The other architecture of the two the workshop runs on.
+other_arch() { # other_arch image|uname
+	case $(uname -m):$1 in
+	x86_64:image) echo arm64 ;;
+	x86_64:uname) echo aarch64 ;;
+	*:image) echo amd64 ;;
+	*) echo x86_64 ;;
+	esac
+}
+
+@test "podman: an image for another architecture is refused, naming both, and leaves nothing" {
+	command -v podman >/dev/null || skip "podman is not installed"
+	IMAGE="localhost/ws-test-rootfs:$$-$BATS_TEST_NUMBER"
+	tar -C "$SRC" -c . | podman import -q --arch "$(other_arch image)" - "$IMAGE" >/dev/null
+	local before
+	before=$(podman ps -aq | sort)
+	run -1 "$REPO/rootfs.sh" --from podman --image "$IMAGE" "$DIR"
+	[[ $output == *"$IMAGE is for $(other_arch image), this machine is "*" ($(uname -m)): its programs cannot run here;"* ]]
+	[[ $output == *"--arch "* ]]
+	assert_work_holds
+	[ "$(podman ps -aq | sort)" = "$before" ]
+}
+
+@test "busybox: a busybox for another architecture is refused, naming both" {
+	# An ELF header that says the other machine (e_machine at offset 18).
+	local fake="$BATS_TEST_TMPDIR/busybox" machine
+	case $(other_arch uname) in aarch64) machine='\267\000' ;; *) machine='\076\000' ;; esac
+	{ printf '\177ELF\002\001\001'; head -c 11 /dev/zero; printf '%b' "$machine"; head -c 100 /dev/zero; } >"$fake"
+	chmod +x "$fake"
+	run -1 env BUSYBOX="$fake" "$REPO/rootfs.sh" --from busybox "$DIR"
+	[ "$output" = "rootfs.sh: $fake is built for $(other_arch uname), not for this machine ($(uname -m)): sudo apt-get install busybox-static" ]
+	assert_work_holds
+}
