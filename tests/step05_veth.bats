@@ -198,7 +198,7 @@ teardown() {
 	# killed process by process, not waited for (that took 105 s).
 	local start=$SECONDS
 	run --separate-stderr timeout 60 unshare --net sh -c \
-		'ip link add ws-10.200.0 type dummy && LD_PRELOAD="$1" exec "$2" true' sh \
+		'ip link add ws-10.200.0 type dummy && exec env LD_PRELOAD="$1" "$2" true' sh \
 		"$REPO/tests/helpers/no_cgroup_kill.so" "$RUN"
 	echo "status $status after $((SECONDS - start)) s: $stderr"
 	[ "$status" -eq 125 ]
