@@ -135,7 +135,8 @@ wait_output() {
 		echo "$step ALRM blocked -> $status after $((SECONDS - start)) s"
 		[ "$status" -eq 137 ] && [ $((SECONDS - start)) -le 6 ]
 		# nohup: the hangup stays ignored, by the runtime and the command.
-		start_container ready nohup "$REPO/$step/run" sh -c 'echo ready; sleep 2; echo survived'
+		# (5 s: the hangup must come while it runs, also in a slow VM.)
+		start_container ready nohup "$REPO/$step/run" sh -c 'echo ready; sleep 5; echo survived'
 		wait_output ready
 		kill -HUP "$RUNTIME_PID"
 		wait_container
