@@ -59,6 +59,7 @@ runc               =                    bench        cmd:runc            referen
 crun               =                    bench        cmd:crun            reference runtimes
 shellcheck         =                    lint         cmd:shellcheck      lint
 debootstrap        =                    ci           cmd:debootstrap     fresh-machine CI step
+gcc-aarch64-linux-gnu =                 ci           cmd:aarch64-linux-gnu-gcc  aarch64 build check
 sudo               =                    doc,ci       cmd:sudo            the README's and the document's commands
 EOF
 # (printf and read, not cat: every exec counts in the slow test VM.)
