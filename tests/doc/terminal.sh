@@ -678,26 +678,30 @@ vm_setup() {
 	podman_seed
 }
 
-# A fresh clone has not built the steps either: 9.0 runs make (in the VM's
-# overlay, or in the sandbox's copy of the checkout). When DOC_ONLY leaves
-# 9.0 out, the chapters after it get the steps as built before the run.
+# A fresh clone has not built the steps either: the document's first make
+# (9.0) builds them (in the VM's overlay, or in the sandbox's copy of the
+# checkout). When DOC_ONLY leaves that block out, the chapters after it get
+# the steps as built before the run, even if a later make (an appendix's) is
+# selected: 9.4 comes before 付録 J's make.
 fresh_clone() {
-	! selects_line make || make -s clean >/dev/null
+	! first_make_selected || make -s clean >/dev/null
+}
+first_make_selected() {
+	local i
+	for ((i = 0; i < DOC_NBLOCKS; i++)); do
+		if [ "${B_KIND[i]}" = term ] && [[ $'\n'${B_TEXT[i]}$'\n' == *$'\n'make$'\n'* ]]; then
+			[ -n "${B_SEL[i]}" ]
+			return
+		fi
+	done
+	return 1
 }
 
-# selects TEXT / selects_line LINE: whether a selected command block
-# contains TEXT, or has LINE as one of its lines.
+# selects TEXT: whether a selected command block contains TEXT.
 selects() {
 	local i
 	for ((i = 0; i < DOC_NBLOCKS; i++)); do
 		[ "${B_KIND[i]}" = term ] && [ -n "${B_SEL[i]}" ] && [[ ${B_TEXT[i]} == *"$1"* ]] && return 0
-	done
-	return 1
-}
-selects_line() {
-	local i
-	for ((i = 0; i < DOC_NBLOCKS; i++)); do
-		[ "${B_KIND[i]}" = term ] && [ -n "${B_SEL[i]}" ] && [[ $'\n'${B_TEXT[i]}$'\n' == *$'\n'"$1"$'\n'* ]] && return 0
 	done
 	return 1
 }
