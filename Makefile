@@ -22,6 +22,7 @@ help:
 	@echo "sudo make doctor    check this machine's prerequisites"
 	@echo "sudo make run       build, prepare rootfs/, start $(NEWEST) with a shell (STEP=03: another)"
 	@echo "sudo make test      run the test suite (bats)"
+	@echo "sudo make vm-shell  a shell in a cgroup v2 VM, for hosts without cgroup v2"
 	@echo "sudo make test-vm   run the test suite in a cgroup v2 VM"
 	@echo "sudo make test-doc  type the document's commands in tmux (cgroup v2 VM)"
 	@echo "sudo make test-ci-vm  (CI) one VM boot: the cgroup v2 bats files and doc chapters"
@@ -103,6 +104,15 @@ test-vm:
 	@$(PACKAGES) test-vm
 	@$(MAKE) --no-print-directory .prereqs-test
 	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh bats -T $(VM_TESTS)
+
+# An interactive root shell in the same cgroup v2 VM, with this checkout in
+# it, for hosts without cgroup v2 (chapter 7, steps 04-06; 付録 A.2). The
+# steps are built here first: a compile is slow in a VM without KVM.
+.PHONY: vm-shell
+vm-shell:
+	@$(PACKAGES) run vm
+	@$(MAKE) --no-print-directory all
+	@tests/vm/run-in-vm.sh --shell
 
 # The workshop document typed into tmux as a learner would, checked against
 # its output blocks, in the cgroup v2 VM (tests/doc/README.md).

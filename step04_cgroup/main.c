@@ -52,6 +52,7 @@
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define CGROUP_PARENT CGROUP_ROOT "/workshop"	/* every container's cgroup, and never a process */
 #define CGROUP_PREFIX "ws-"	/* CGROUP_PARENT/ws-<runtime PID>-<random>; make reset finds these */
+#define CGROUP_LEAF "container"	/* the container's own cgroup, below the one with its limits */
 /* What the container (root: it can mount cgroup2) may make below its own
  * cgroup: a few levels as a nested runtime or systemd makes, and a tree
  * small enough to remove at exit in a moment. */
@@ -72,7 +73,7 @@ struct container {
 	long long memory;	/* memory.max in bytes */
 	double cpus;		/* cpu.max as a number of CPUs */
 	long pids_limit;	/* pids.max */
-	int cgroup_fd;		/* its cgroup's directory, for CLONE_INTO_CGROUP */
+	int cgroup_fd;		/* its own cgroup (the leaf), for CLONE_INTO_CGROUP */
 };
 
 /* In the child: its end of status_pipe, where fail() reports why setup
@@ -787,13 +788,14 @@ static void remove_cgroup(void)
 		fprintf(stderr, STEP_NAME ": remove %s: %s\n", CGROUP_PARENT, strerror(errno));
 }
 
-/* The container's cgroup, CGROUP_PARENT/ws-<runtime PID>-<random>, with its
- * limits. The PID alone is not unique: a run in another PID namespace can
- * have the same one. A cgroup that is there already is another run's, live
- * or not, and never ours to kill or remove: we take another name. */
+/* The run's cgroup, CGROUP_PARENT/ws-<runtime PID>-<random>, with the
+ * limits, and below it the container's own, a leaf (CGROUP_LEAF). The PID
+ * alone is not unique: a run in another PID namespace can have the same one.
+ * A cgroup that is there already is another run's, live or not, and never
+ * ours to kill or remove: we take another name. */
 static void create_cgroup(struct container *c)
 {
-	char value[64];
+	char value[64], leaf[80];
 	unsigned int random_part;
 
 	for (int tries = 1;; tries++) {
@@ -813,9 +815,6 @@ static void create_cgroup(struct container *c)
 	}
 	if (atexit(remove_cgroup) != 0)
 		fail(EXIT_RUNTIME_FAILED, "atexit: cannot register the cgroup's removal");
-	c->cgroup_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (c->cgroup_fd < 0)
-		fail(EXIT_RUNTIME_FAILED, "open %s: %s", cgroup_dir, strerror(errno));
 	set_limit("cgroup.max.depth", CGROUP_MAX_DEPTH);
 	set_limit("cgroup.max.descendants", CGROUP_MAX_DESCENDANTS);
 	snprintf(value, sizeof value, "%lld", c->memory);
@@ -827,6 +826,16 @@ static void create_cgroup(struct container *c)
 	set_limit("cpu.max", value);
 	snprintf(value, sizeof value, "%ld", c->pids_limit);
 	set_limit("pids.max", value);
+	/* The limits bind the leaf from above, where root in the container
+	 * cannot write even when it can write its own cgroup's files: with
+	 * step06's cgroup namespace the leaf is the root it sees, and without
+	 * nsdelegate that root's files are writable (cgroup-v2.rst). */
+	snprintf(leaf, sizeof leaf, "%s/%s", cgroup_dir, CGROUP_LEAF);
+	if (mkdir(leaf, 0755) < 0)
+		fail(EXIT_RUNTIME_FAILED, "mkdir %s: %s", leaf, strerror(errno));
+	c->cgroup_fd = open(leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->cgroup_fd < 0)
+		fail(EXIT_RUNTIME_FAILED, "open %s: %s", leaf, strerror(errno));
 }
 
 /* Has the OOM killer killed a process of the container? (memory.events) */

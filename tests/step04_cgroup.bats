@@ -35,7 +35,7 @@ teardown() {
 	run --separate-stderr "$RUN" cat /proc/self/cgroup
 	if cgroup_v2_ready; then
 		[ "$status" -eq 0 ]
-		[[ "$output" =~ ^0::/workshop/ws-[0-9]+-[0-9a-f]{8}$ ]]
+		[[ "$output" =~ ^0::/workshop/ws-[0-9]+-[0-9a-f]{8}/container$ ]]
 	else
 		[ "$status" -eq 125 ]
 		[[ "$stderr" == "step04_cgroup: /sys/fs/cgroup is not cgroup v2"*"see sudo make doctor" ]]
@@ -66,7 +66,9 @@ teardown() {
 	[ "$(cat "$cg/memory.swap.max")" = 0 ]
 	[ "$(cat "$cg/cpu.max")" = "${quota[PICK]} 100000" ]
 	[ "$(cat "$cg/pids.max")" = "${pids[PICK]}" ]
-	grep -qx "$CONTAINER_PID" "$cg/cgroup.procs"
+	# The limits are on ws-…, the container is in its leaf below.
+	[ -z "$(cat "$cg/cgroup.procs")" ]
+	grep -qx "$CONTAINER_PID" "$cg/container/cgroup.procs"
 	kill -TERM "$RUNTIME_PID"
 	wait_container
 	[ "$status" -eq 137 ]	# sleep ignores SIGTERM as PID 1: SIGKILL after the grace period
@@ -77,7 +79,7 @@ teardown() {
 	require_cgroup_v2
 	run --separate-stderr "$RUN" cat /proc/self/cgroup
 	[ "$status" -eq 0 ]
-	[[ "$output" =~ ^0::/workshop/ws-[0-9]+-[0-9a-f]{8}$ ]]
+	[[ "$output" =~ ^0::/workshop/ws-[0-9]+-[0-9a-f]{8}/container$ ]]
 	assert_host_unchanged
 }
 
@@ -156,9 +158,9 @@ teardown() {
 	[[ "$output" == *"Device or resource busy"* ]]
 	grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control
 	[ "$(cat "$cg/cpu.max")" = "20000 100000" ]
-	# The parent holds no process; the container's cgroup does.
-	[ -z "$(cat /sys/fs/cgroup/workshop/cgroup.procs)" ]
-	grep -qx "$CONTAINER_PID" "$cg/cgroup.procs"
+	# The parents hold no process; the container's leaf does.
+	[ -z "$(cat /sys/fs/cgroup/workshop/cgroup.procs)" ] && [ -z "$(cat "$cg/cgroup.procs")" ]
+	grep -qx "$CONTAINER_PID" "$cg/container/cgroup.procs"
 	stop_container
 	assert_host_unchanged
 }
@@ -169,11 +171,11 @@ teardown() {
 	# The host's own options: cgroup2 has one superblock, and a mount
 	# without them would change the host's (nsdelegate, memory_recursiveprot).
 	opts=$(findmnt -no FS-OPTIONS /sys/fs/cgroup)
-	local -A expect=(["$RUN"]='^made in /workshop/ws-[0-9]+-[0-9a-f]{8}$' ["$REPO/step06_full/run"]='^made in /$')
+	local -A expect=(["$RUN"]='^made in /workshop/ws-[0-9]+-[0-9a-f]{8}/container$' ["$REPO/step06_full/run"]='^made in /$')
 	for step in "$RUN" "$REPO/step06_full/run"; do
 		# Root inside can mount cgroup2 and mkdir; rmdir of ours then needs
 		# the container's own gone first. The path says where: in step04 its
-		# ws-<PID>-<random> (without a cgroup of its own, the mkdir would land in the
+		# ws-<PID>-<random>/container (without a cgroup of its own, the mkdir would land in the
 		# test's cgroup, which nothing removes); in step06's cgroup
 		# namespace, "/". Anywhere else it makes nothing.
 		run --separate-stderr "$step" sh -c '
@@ -208,7 +210,7 @@ teardown() {
 	rmdir /sys/fs/cgroup/workshop 2>/dev/null || true
 	[ "$alive" -eq 1 ]
 	[ "$status" -eq 0 ] && [ -z "$stderr" ]
-	[[ "$output" =~ ^0::/workshop/ws-$pid-[0-9a-f]{8}$ ]]
+	[[ "$output" =~ ^0::/workshop/ws-$pid-[0-9a-f]{8}/container$ ]]
 	assert_host_unchanged
 }
 
@@ -227,11 +229,11 @@ teardown() {
 	local first_cg
 	first_cg=$(cut -d: -f3 "/proc/$first/cgroup")
 	echo "first: $first_cg"
-	[[ "$first_cg" =~ ^/workshop/ws-1-[0-9a-f]{8}$ ]]
+	[[ "$first_cg" =~ ^/workshop/ws-1-[0-9a-f]{8}/container$ ]]
 	run --separate-stderr unshare --pid --fork --mount-proc "$RUN" --rootfs "$ROOTFS" cat /proc/self/cgroup
 	echo "second: $status: $output $stderr"
 	[ "$status" -eq 0 ] && [ -z "$stderr" ]
-	[[ "$output" =~ ^0::/workshop/ws-1-[0-9a-f]{8}$ ]]
+	[[ "$output" =~ ^0::/workshop/ws-1-[0-9a-f]{8}/container$ ]]
 	[ "$output" != "0::$first_cg" ]
 	# The first run's container lives on, in its cgroup.
 	kill -0 "$first"
@@ -260,7 +262,8 @@ teardown() {
 		echo "$depth deep, $((depth + wide)) in all"' sh "$opts"
 	echo "$status: $output $stderr"
 	[ "$status" -eq 0 ] && [ -z "$stderr" ]
-	# cgroup.max.depth and cgroup.max.descendants of its cgroup.
-	[ "$output" = "16 deep, 256 in all" ]
+	# cgroup.max.depth and cgroup.max.descendants of ws-…, whose first
+	# level and first descendant is the container's leaf.
+	[ "$output" = "15 deep, 255 in all" ]
 	assert_host_unchanged
 }

@@ -11,6 +11,8 @@ vm=/run/vm
 nonce=$(<"$vm/nonce")
 status=125 # what the host gets if setup fails before the command runs
 ran=
+shell=''
+[ ! -e "$vm/shell" ] || shell=$(<"$vm/shell") # run-in-vm.sh --shell: "ROWS COLS"
 
 # PID 1 must never exit (that is a kernel panic), so every way out of this
 # script ends here: report the status on the serial console, wait until the
@@ -20,7 +22,7 @@ ran=
 finish() {
 	trap - EXIT
 	[ -n "$ran" ] || echo "run-in-vm guest: setup failed before the command ran" >&2
-	printf 'VM-EXIT-STATUS-%s=%d\n' "$nonce" "$status"
+	[ -n "$shell" ] || printf 'VM-EXIT-STATUS-%s=%d\n' "$nonce" "$status"
 	# stty applies settings with TCSADRAIN: it returns once output is sent.
 	stty onlcr </dev/console 2>/dev/null || sleep 1
 	echo b >/proc/sysrq-trigger
@@ -98,6 +100,30 @@ mapfile -d '' -t cmd <"$vm/cmd"
 rm -rf "$vm"
 cd "$cwd"
 
+if [ -n "$shell" ]; then
+	# A login-like root shell on the serial console, its controlling
+	# terminal (setsid -c), sized as the host's terminal.
+	read -r rows cols <<<"$shell"
+	stty rows "$rows" cols "$cols" </dev/ttyS0
+	cat >/run/vm-shell.rc <<-'EOF'
+		[ ! -r /etc/bash.bashrc ] || . /etc/bash.bashrc
+		PS1='[cgroup v2 VM] \w# '
+	EOF
+	cat <<-EOF
+		================================================================
+		cgroup v2 VM (kernel $(uname -r)): $(</sys/fs/cgroup/cgroup.controllers)
+		The checkout: $cwd. What you write here is lost at exit:
+		edit files on the host, build and run them here. exit: leave.
+		================================================================
+	EOF
+	ran=1
+	set +e
+	env -i "${env[@]}" "${host_env[@]}" WORKSHOP_VM_SHELL=1 \
+		setsid -c bash --rcfile /run/vm-shell.rc -i <>/dev/ttyS0 >&0 2>&0
+	status=$?
+	set -e
+	exit "$status"
+fi
 echo "VM-READY-$nonce"
 ran=1
 set +e

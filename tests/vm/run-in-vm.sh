@@ -3,6 +3,7 @@
 # cgroup v2 hierarchy (this host's is hybrid), then exit with its status.
 #
 #   tests/vm/run-in-vm.sh [COMMAND [ARG...]]     (default: bats tests/)
+#   tests/vm/run-in-vm.sh --shell                (sudo make vm-shell)
 #
 # The guest boots the host's own kernel and uses the host's own userland: the
 # host's / is shared read-only over 9p under a tmpfs overlay (so writes in the
@@ -12,6 +13,12 @@
 # this script's stdout through the serial console. /tmp, /var/tmp and /run
 # are fresh tmpfs in the guest: files the command needs must live elsewhere
 # (e.g. in the repository). Only TERM and CI are passed in from the host.
+#
+# --shell: an interactive root shell in the same VM, on this terminal, for
+# hosts without cgroup v2 (chapter 7 and steps 04-06 of the document). It
+# uses KVM when a test boot with /dev/kvm works within 20 s, else TCG, and
+# says which; 9p cache=mmap, so that files edited on the host show inside.
+# What is written inside (builds, files) is lost when the shell exits.
 #
 # Environment:
 #   VM_TIMEOUT  seconds before a hung guest is killed (default 2400; exit 124)
@@ -29,11 +36,17 @@ set -euo pipefail
 prog=run-in-vm
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/../.." && pwd -P)
+shell=''
+if [ "${1:-}" = --shell ]; then
+	shell=1
+	shift
+fi
 timeout_s=${VM_TIMEOUT:-2400}
 mem=${VM_MEM:-2048}
 accel=${VM_ACCEL:-tcg}
 smp=${VM_SMP:-2}
 cache9p=${VM_9P:-loose}
+[ -z "$shell" ] || cache9p=${VM_9P:-mmap}
 # The packages come from the one list, in this distribution's names.
 install_hint="sudo make test-vm installs what is missing; or: $("$repo/infra/packages.sh" apt-line vm)"
 
@@ -43,6 +56,23 @@ die() {
 }
 
 [[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die "VM_TIMEOUT must be a number of seconds"
+if [ -n "$shell" ]; then
+	[ $# -eq 0 ] || die "--shell takes no command"
+	{ [ -t 0 ] && [ -t 1 ]; } || die "--shell needs a terminal (stdin and stdout)"
+	# KVM only where it boots: under nested virtualization /dev/kvm can be
+	# there and a guest still hang. A test boot decides, bounded.
+	if [ -z "${VM_ACCEL:-}" ]; then
+		why="no usable /dev/kvm"
+		if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+			if VM_ACCEL=kvm VM_TIMEOUT=20 "$0" true </dev/null >/dev/null 2>&1; then
+				accel=kvm why="a test boot with /dev/kvm worked"
+			else
+				why="/dev/kvm is there, but a test boot with it did not finish within 20 s"
+			fi
+		fi
+		echo "$prog: $accel ($why)$([ "$accel" = kvm ] || echo '; software emulation: commands start slowly')" >&2
+	fi
+fi
 [[ $mem =~ ^[1-9][0-9]*$ ]] || die "VM_MEM must be a number of MiB"
 case $accel in
 tcg) cpu=max ;;
@@ -153,6 +183,7 @@ printf '%s' "$nonce" >"$initrd/vm/nonce"
 printf '%s\0' "$@" >"$initrd/vm/cmd"
 printf '%s' "$repo" >"$initrd/vm/cwd"
 printf '%s' "$cache9p" >"$initrd/vm/cache9p"
+[ -z "$shell" ] || stty size >"$initrd/vm/shell"	# the guest's console gets our size
 {
 	printf 'TERM=%s\0' "${TERM:-xterm}"
 	[ -z "${CI:-}" ] || printf 'CI=%s\0' "$CI"
@@ -169,6 +200,20 @@ else
 	append+=" quiet loglevel=1"
 fi
 
+if [ -n "$shell" ]; then
+	echo "$prog: booting $kernel ($accel_opt, -cpu $cpu, $smp vCPUs, 9p cache=$cache9p, ${mem} MiB) for a shell" >&2
+	# The console is this terminal (qemu makes it raw and restores it);
+	# signal=off: Ctrl-C goes to the guest's foreground program, not to qemu.
+	qrc=0
+	qemu-system-x86_64 \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-accel "$accel_opt" -cpu "$cpu" -smp "$smp" -m "$mem" -nic none \
+		-kernel "$kernel" -initrd "$tmp/initrd.cpio" -append "$append" \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
+		-chardev stdio,id=console,signal=off -serial chardev:console || qrc=$?
+	echo "$prog: the VM is gone (qemu exit $qrc); nothing of it is left on this host" >&2
+	exit "$qrc"
+fi
 echo "$prog: booting $kernel ($accel_opt, -cpu $cpu, $smp vCPUs, 9p cache=$cache9p, ${mem} MiB, timeout ${timeout_s} s)" >&2
 start=${EPOCHREALTIME/./}
 # The serial console goes to qemu's stdout, which we read line by line.
