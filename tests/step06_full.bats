@@ -22,6 +22,16 @@ setup() {
 	snapshot_host
 }
 
+teardown() {
+	# The nsdelegate test changed the hierarchy's options: put them back (a
+	# mount from the host's cgroup namespace sets its options on the one
+	# cgroup2 superblock).
+	if [ -e "$BATS_TEST_TMPDIR/cgroup2.opts" ]; then
+		mount -t cgroup2 -o "$(cat "$BATS_TEST_TMPDIR/cgroup2.opts")" none "$BATS_TEST_TMPDIR/cgroup2"
+		umount "$BATS_TEST_TMPDIR/cgroup2"
+	fi
+}
+
 @test "step06: the hostname inside is 'container'; the host's is unchanged" {
 	require_cgroup_v2
 	local host_name
@@ -98,5 +108,29 @@ setup() {
 	run --separate-stderr "$RUN" cat /proc/self/cgroup
 	[ "$status" -eq 0 ]
 	[ "$output" = "0::/" ]
+	assert_host_unchanged
+}
+
+@test "step06: without nsdelegate, root in the container still cannot lift its limits" {
+	require_cgroup_v2
+	local opts
+	opts=$(findmnt -no FS-OPTIONS /sys/fs/cgroup)
+	[[ ,$opts, == *,nsdelegate,* ]] || skip "cgroup2 here is mounted without nsdelegate already ($opts)"
+	# What the document warns of: one bare mount of cgroup2 from the host's
+	# cgroup namespace drops nsdelegate for the whole hierarchy.
+	echo "$opts" >"$BATS_TEST_TMPDIR/cgroup2.opts"
+	mkdir "$BATS_TEST_TMPDIR/cgroup2"
+	mount -t cgroup2 none "$BATS_TEST_TMPDIR/cgroup2"
+	umount "$BATS_TEST_TMPDIR/cgroup2"
+	[[ ,$(findmnt -no FS-OPTIONS /sys/fs/cgroup), != *,nsdelegate,* ]]
+	# Inside, the mounted cgroup2 starts at the container's own cgroup (the
+	# leaf): whatever it writes there, the limits are one level up, out of
+	# its sight, and the dd is still OOM-killed.
+	local lift='mount -t cgroup2 none /mnt || exit 3
+		for f in memory.max pids.max; do echo max 2>/dev/null >/mnt/$f && echo "wrote $f"; done
+		dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo "dd exited $?"'
+	run --separate-stderr "$RUN" --memory 32M sh -c "$lift"
+	echo "inside: $output $stderr"
+	[ "$status" -eq 0 ] && [ "${lines[-1]}" = "dd exited 137" ]
 	assert_host_unchanged
 }
