@@ -22,14 +22,19 @@ setup() {
 	snapshot_host
 }
 
+# The nsdelegate test changes the hierarchy's options: put them back (a
+# mount from the host's cgroup namespace sets its options on the one cgroup2
+# superblock). The test does it before it compares the host; teardown, when
+# the test failed before that.
+restore_cgroup2_opts() {
+	[ -e "$BATS_TEST_TMPDIR/cgroup2.opts" ] || return 0
+	mount -t cgroup2 -o "$(cat "$BATS_TEST_TMPDIR/cgroup2.opts")" none "$BATS_TEST_TMPDIR/cgroup2"
+	umount "$BATS_TEST_TMPDIR/cgroup2"
+	rm "$BATS_TEST_TMPDIR/cgroup2.opts"
+}
+
 teardown() {
-	# The nsdelegate test changed the hierarchy's options: put them back (a
-	# mount from the host's cgroup namespace sets its options on the one
-	# cgroup2 superblock).
-	if [ -e "$BATS_TEST_TMPDIR/cgroup2.opts" ]; then
-		mount -t cgroup2 -o "$(cat "$BATS_TEST_TMPDIR/cgroup2.opts")" none "$BATS_TEST_TMPDIR/cgroup2"
-		umount "$BATS_TEST_TMPDIR/cgroup2"
-	fi
+	restore_cgroup2_opts
 }
 
 @test "step06: the hostname inside is 'container'; the host's is unchanged" {
@@ -132,5 +137,6 @@ teardown() {
 	run --separate-stderr "$RUN" --memory 32M sh -c "$lift"
 	echo "inside: $output $stderr"
 	[ "$status" -eq 0 ] && [ "${lines[-1]}" = "dd exited 137" ]
+	restore_cgroup2_opts
 	assert_host_unchanged
 }
