@@ -10,7 +10,7 @@ STEPS := $(sort $(wildcard step0[1-9]_*))
 NEWEST := $(lastword $(STEPS))
 
 .PHONY: all help $(foreach s,$(STEPS),$(firstword $(subst _, ,$(s)))) \
-	diff rootfs doctor run test test-vm test-ci-vm reset status clean bench bench-vm deps
+	diff rootfs doctor run test test-vm test-ci-vm test-ci-vm-doc reset status clean bench bench-vm deps
 
 all: $(addsuffix /run,$(STEPS))
 
@@ -25,7 +25,8 @@ help:
 	@echo "sudo make vm-shell  a shell in a cgroup v2 VM, for hosts without cgroup v2"
 	@echo "sudo make test-vm   run the test suite in a cgroup v2 VM"
 	@echo "sudo make test-doc  type the document's commands in tmux (cgroup v2 VM)"
-	@echo "sudo make test-ci-vm  (CI) one VM boot: the cgroup v2 bats files and doc chapters"
+	@echo "sudo make test-ci-vm  (CI) one VM boot: the cgroup v2 bats files and exercise checks"
+	@echo "sudo make test-ci-vm-doc  (CI) another: the doc chapters a native run skips"
 	@echo "make doc-time       attendee-minutes per chapter of the document (PLAN=1: the run-of-show)"
 	@echo "sudo make bench     start latency of each step next to unshare, runc, crun"
 	@echo "sudo make bench-vm  the same in the cgroup v2 VM (steps 04-06; ratios)"
@@ -122,27 +123,33 @@ test-doc:
 	@$(MAKE) --no-print-directory .prereqs-test
 	tests/vm/run-in-vm.sh tests/doc/run.sh
 
-# What .ci/run adds to the native runs (make test, tests/doc/run.sh), in one
-# VM boot (tests/vm/suite.sh): the tests tagged vm (`# bats file_tags=vm` or
+# What .ci/run adds to the native runs (make test, tests/doc/run.sh), in two
+# VM boots (tests/vm/suite.sh), which .ci/run starts one after the other and
+# runs side by side once the native stages are done (each VM keeps about one
+# core busy). test-ci-vm: the tests tagged vm (`# bats file_tags=vm` or
 # `test_tags=vm`): those that need cgroup v2, and those whose code takes
 # another path with it (faults.bats runs step06 there, step03 elsewhere;
 # signals.bats adds steps 04-06 there; bench, doctor and reset tests that
-# look at the cgroup setup); the exercise mode's checks of steps 04-06
-# (tests/exercise/ci-vm.sh); then the document's chapters that a native run
-# on this host skips (tests/doc/terminal.sh --vm-chapters: chapters, or the
-# sections of a chapter from where the native run stops). Every
-# other test passes natively. .ci/run checks that every test and every
+# look at the cgroup setup); then the exercise mode's checks of steps 04-06
+# (tests/exercise/ci-vm.sh). test-ci-vm-doc: the document's chapters that a
+# native run on this host skips (tests/doc/terminal.sh --vm-chapters:
+# chapters, or the sections of a chapter from where the native run stops).
+# Every other test passes natively. .ci/run checks that every test and every
 # section of the document ran unskipped in one place at least.
 VM_CI_TESTS = --filter-tags vm $(VM_TESTS)
-.PHONY: test-ci-vm
+.PHONY: test-ci-vm test-ci-vm-doc
 test-ci-vm:
-	@infra/packages.sh install --label "make $@" test-vm test-doc
+	@infra/packages.sh install --label "make $@" test-vm
 	@$(MAKE) --no-print-directory .prereqs-test
 	@# The exercise copies are built here, natively: a compile costs seconds in the VM.
 	for step in 04 05 06; do tests/exercise/guard.sh $$step --build $(CURDIR)/.exercise-ci || exit 1; done
-	doc=$$(tests/doc/terminal.sh --vm-chapters) && \
 	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh \
-		tests/vm/suite.sh --exercise --built $(CURDIR)/.exercise-ci --doc "$$doc" $(VM_CI_TESTS)
+		tests/vm/suite.sh --exercise --built $(CURDIR)/.exercise-ci $(VM_CI_TESTS)
+test-ci-vm-doc:
+	@infra/packages.sh install --label "make $@" test-vm test-doc
+	@$(MAKE) --no-print-directory .prereqs-test
+	doc=$$(tests/doc/terminal.sh --vm-chapters) && \
+	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh tests/vm/suite.sh --doc "$$doc"
 
 status:
 	@infra/reset.sh --status
