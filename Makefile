@@ -10,7 +10,7 @@ STEPS := $(sort $(wildcard step0[1-9]_*))
 NEWEST := $(lastword $(STEPS))
 
 .PHONY: all help $(foreach s,$(STEPS),$(firstword $(subst _, ,$(s)))) \
-	diff rootfs doctor run test test-vm test-ci-vm test-ci-vm-doc reset status clean bench bench-vm deps
+	diff rootfs doctor run test test-vm test-ci-vm test-ci-vm-doc test-arm64 reset status clean bench bench-vm deps
 
 all: $(addsuffix /run,$(STEPS))
 
@@ -27,6 +27,7 @@ help:
 	@echo "sudo make test-doc  type the document's commands in tmux (cgroup v2 VM)"
 	@echo "sudo make test-ci-vm  (CI) one VM boot: the cgroup v2 bats files and exercise checks"
 	@echo "sudo make test-ci-vm-doc  (CI) another: the doc chapters a native run skips"
+	@echo "sudo make test-arm64  the steps, cross-compiled, in an aarch64 VM (Apple Silicon)"
 	@echo "make doc-time       attendee-minutes per chapter of the document (PLAN=1: the run-of-show)"
 	@echo "sudo make bench     start latency of each step next to unshare, runc, crun"
 	@echo "sudo make bench-vm  the same in the cgroup v2 VM (steps 04-06; ratios)"
@@ -150,6 +151,14 @@ test-ci-vm-doc:
 	@$(MAKE) --no-print-directory .prereqs-test
 	doc=$$(tests/doc/terminal.sh --vm-chapters) && \
 	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh tests/vm/suite.sh --doc "$$doc"
+
+# The steps on aarch64, the CPU of Apple Silicon's Linux VMs: cross-compiled
+# statically, run in a qemu-system-aarch64 VM with Debian's arm64 kernel and
+# busybox (tests/arm64/run.sh): each step's core behaviour, not the suite.
+.PHONY: test-arm64
+test-arm64:
+	@infra/packages.sh install --label "make $@" arm64
+	tests/arm64/run.sh
 
 status:
 	@infra/reset.sh --status

@@ -53,13 +53,14 @@ iputils-ping       =                    doc          cmd:ping            network
 qemu-system-x86    =                    vm           cmd:qemu-system-x86_64  cgroup v2 VM
 linux-image-amd64  linux-image-generic  vm           kernel              cgroup v2 VM
 kmod               =                    vm           cmd:modprobe        cgroup v2 VM
-cpio               =                    vm           cmd:cpio            cgroup v2 VM
+cpio               =                    vm,arm64     cmd:cpio            cgroup v2 VM
 -                  zstd                 vm           cmd:zstd            cgroup v2 VM
 runc               =                    bench        cmd:runc            reference runtimes
 crun               =                    bench        cmd:crun            reference runtimes
 shellcheck         =                    lint         cmd:shellcheck      lint
 debootstrap        =                    ci           cmd:debootstrap     fresh-machine CI step
-gcc-aarch64-linux-gnu =                 ci           cmd:aarch64-linux-gnu-gcc  aarch64 build check
+gcc-aarch64-linux-gnu =                 arm64        cmd:aarch64-linux-gnu-gcc  aarch64 build check
+qemu-system-arm    =                    arm64        cmd:qemu-system-aarch64  aarch64 VM
 sudo               =                    doc,ci       cmd:sudo            the README's and the document's commands
 EOF
 # (printf and read, not cat: every exec counts in the slow test VM.)
@@ -80,7 +81,8 @@ declare -A includes=(
 	[bench]="run"
 	[bench-vm]="bench vm"
 	[lint]=""
-	[ci]="test-vm test-doc bench-vm lint"
+	[arm64]=""
+	[ci]="test-vm test-doc bench-vm lint arm64"
 )
 
 die() {
