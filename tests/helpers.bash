@@ -45,12 +45,24 @@ host_state() {
 	# is gone: a PID namespace that was not there when the test began, and
 	# the session of this test or of a terminal it made (our_session). One
 	# find and one grep: an exec per process is slow in the VM.
-	local proc ns stat sid
+	# A zombie whose runtime has exited (its parent now a reaper outside
+	# our sessions) holds nothing but its PID, and is the reaper's to take
+	# (the runtime waits with WNOWAIT and leaves the reaping to its exit):
+	# under load the snapshot can see it for a moment.
+	local proc ns stat sid state ppid pstat
 	while read -r proc ns; do
 		read -r stat 2>/dev/null <"$proc/stat" || continue
 		stat=${stat##*) }
-		read -r _ _ _ sid _ <<<"$stat"
-		grep -qxF "$sid" "$BATS_TEST_TMPDIR/sessions" && echo "$ns"
+		read -r state ppid _ sid _ <<<"$stat"
+		grep -qxF "$sid" "$BATS_TEST_TMPDIR/sessions" || continue
+		if [ "$state" = Z ]; then
+			pstat=''
+			read -r pstat 2>/dev/null <"/proc/$ppid/stat" || true
+			pstat=${pstat##*) }
+			read -r _ _ _ sid _ <<<"${pstat:-x x x none}"
+			grep -qxF "$sid" "$BATS_TEST_TMPDIR/sessions" || continue
+		fi
+		echo "$ns"
 	done < <(find /proc/[0-9]*/ns/pid -maxdepth 0 -printf '%h %l\n' 2>/dev/null |
 		grep -vF -f "$BATS_TEST_TMPDIR/pidns.before" | sed 's#/ns # #') | sort | uniq -c
 }
