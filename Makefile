@@ -26,7 +26,7 @@ help:
 	@echo "sudo make test-vm   run the test suite in a cgroup v2 VM"
 	@echo "sudo make test-doc  type the document's commands in tmux (cgroup v2 VM)"
 	@echo "sudo make test-ci-vm  (CI) one VM boot: the cgroup v2 bats files and exercise checks"
-	@echo "sudo make test-ci-vm-doc  (CI) another: the doc chapters a native run skips"
+	@echo "sudo make test-ci-vm-doc  (CI) another: the doc chapters a native run skips, two exercise checks"
 	@echo "sudo make test-arm64  the steps, cross-compiled, in an aarch64 VM (Apple Silicon)"
 	@echo "make doc-time       attendee-minutes per chapter of the document (PLAN=1: the run-of-show)"
 	@echo "sudo make bench     start latency of each step next to unshare, runc, crun"
@@ -132,9 +132,11 @@ test-doc:
 # another path with it (faults.bats runs step06 there, step03 elsewhere;
 # signals.bats adds steps 04-06 there; bench, doctor and reset tests that
 # look at the cgroup setup); then the exercise mode's checks of steps 04-06
-# (tests/exercise/ci-vm.sh). test-ci-vm-doc: the document's chapters that a
-# native run on this host skips (tests/doc/terminal.sh --vm-chapters:
-# chapters, or the sections of a chapter from where the native run stops).
+# (tests/exercise/ci-vm.sh) but two. test-ci-vm-doc: the document's chapters
+# that a native run on this host skips (tests/doc/terminal.sh --vm-chapters:
+# chapters, or the sections of a chapter from where the native run stops),
+# and those two, step04's and step05's tests against the step before: they
+# even out the two VMs (the first starts about 8 minutes before the second).
 # Every other test passes natively. .ci/run checks that every test and every
 # section of the document ran unskipped in one place at least.
 VM_CI_TESTS = --filter-tags vm $(VM_TESTS)
@@ -145,12 +147,13 @@ test-ci-vm:
 	@# The exercise copies are built here, natively: a compile costs seconds in the VM.
 	for step in 04 05 06; do tests/exercise/guard.sh $$step --build $(CURDIR)/.exercise-ci || exit 1; done
 	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh \
-		tests/vm/suite.sh --exercise --built $(CURDIR)/.exercise-ci $(VM_CI_TESTS)
+		tests/vm/suite.sh --exercise --built $(CURDIR)/.exercise-ci --prev 06 $(VM_CI_TESTS)
 test-ci-vm-doc:
 	@infra/packages.sh install --label "make $@" test-vm test-doc
 	@$(MAKE) --no-print-directory .prereqs-test
 	doc=$$(tests/doc/terminal.sh --vm-chapters) && \
-	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh tests/vm/suite.sh --doc "$$doc"
+	VM_TIMEOUT=$${VM_TIMEOUT:-3600} tests/vm/run-in-vm.sh \
+		tests/vm/suite.sh --exercise --prev '04 05' --guard '' --doc "$$doc"
 
 # The steps on aarch64, the CPU of Apple Silicon's Linux VMs: cross-compiled
 # statically, run in a qemu-system-aarch64 VM with Debian's arm64 kernel and

@@ -11,17 +11,19 @@
 #   ...
 #   == vm-part doc: status S, T s
 #
-#   tests/vm/suite.sh [--exercise [--built DIR]] [--doc DOC_ONLY] [BATS_ARG...]
+#   tests/vm/suite.sh [--exercise [--built DIR] [--prev STEPS] [--guard STEPS]]
+#                     [--doc DOC_ONLY] [BATS_ARG...]
 #
 # Without --doc the document is not run; without BATS_ARGs (files, and
 # options such as --filter-tags vm), bats is not;
 # --exercise adds the exercise mode's checks of steps 04-06
 # (tests/exercise/ci-vm.sh), with --built the exercise copies made in DIR
-# before the boot (guard.sh --build). Exits 0 when every part passed, else 1.
+# before the boot (guard.sh --build), with --prev and --guard only those
+# steps of each half. Exits 0 when every part passed, else 1.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 
-doc='' exercise='' built=''
+doc='' exercise='' built='' exercise_args=()
 if [ "${1:-}" = --exercise ]; then
 	exercise=1
 	shift
@@ -29,6 +31,10 @@ if [ "${1:-}" = --exercise ]; then
 		built=$2
 		shift 2
 	fi
+	while [ "${1:-}" = --prev ] || [ "${1:-}" = --guard ]; do
+		exercise_args+=("$1" "$2")
+		shift 2
+	done
 fi
 if [ "${1:-}" = --doc ]; then
 	doc=$2
@@ -52,7 +58,7 @@ if (($#)); then
 	part bats env WORKSHOP_CGROUP_STEPS_ONLY=1 bats -T "$@"
 fi
 if [ -n "$exercise" ]; then
-	part exercise env EXERCISE_BUILT="$built" tests/exercise/ci-vm.sh
+	part exercise env EXERCISE_BUILT="$built" tests/exercise/ci-vm.sh "${exercise_args[@]}"
 fi
 if [ -n "$doc" ]; then
 	part doc env DOC_ONLY="$doc" DOC_BLOCK_LINES=1 tests/doc/terminal.sh
